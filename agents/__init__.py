@@ -1,0 +1,1 @@
+"""LLM agents (judge, decomposer, rewriter, synthesizer, planner): a prompt in, a typed verdict out."""

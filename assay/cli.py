@@ -1,0 +1,148 @@
+"""The `assay` command line. Heavy libraries load inside commands, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from assay import __version__
+
+if TYPE_CHECKING:
+    from assay.config import Config
+
+app = typer.Typer(
+    name="assay",
+    help="Curate instruction-tuning data with LLM agents; every decision traced.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Check the models assay talks to.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+SessionDir = Annotated[Path, typer.Option("--session", "-s", help="Session folder (created if new).")]
+RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="TOML recipe: targets, budgets, models.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="litellm model, e.g. openai/gpt-4o-mini; default: the embedded local model.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Use the instant placeholder model: checks a recipe, spends nothing.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"assay {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """assay: clean, expand and select SFT data, round after round, with every decision traced."""
+
+
+def _config(recipe: Path | None, **flags: object) -> Config:
+    import os
+
+    from assay.config import load_config
+
+    return load_config(recipe, env=os.environ, overrides=flags)
+
+
+def _runtime():  # noqa: ANN202 - the real clock, ids and environment enter here and nowhere else
+    from assay.session import Runtime
+
+    return Runtime()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Sample files: Alpaca JSON/JSONL, ShareGPT, OpenAI messages JSONL, Parquet.")],
+    session: SessionDir,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Keep going past invalid records; write them to DIR/ingest_rejects.jsonl.")] = False,
+    max_record_mb: Annotated[Optional[float], typer.Option("--max-record-mb", help="Largest record accepted (default 16).")] = None,
+    chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="Use a Chroma server instead of the embedded store.")] = None,
+    recipe: RecipeOpt = None,
+) -> None:
+    """Read sample files into a session: validate, embed and store. Re-ingesting adds nothing."""
+    from assay.cli_render import console, ingest_table, progress_bar
+    from assay.ingest import read_inputs, store_inputs
+    from assay.session import Session
+
+    config = _config(recipe, **{"store.max_record_mb": max_record_mb, "store.chroma_url": chroma_url})
+    with console.status("reading and validating…"):
+        read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
+    opened = Session.open(session, _runtime(), config, create=True)
+    with progress_bar() as progress:
+        task = progress.add_task("embedding + storing", total=None)
+        report = store_inputs(
+            opened, read,
+            on_start=lambda total: progress.update(task, total=total),
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    console.print(ingest_table(report, opened))
+
+
+@app.command()
+def sessions() -> None:
+    """List the sessions this machine knows ($ASSAY_HOME/sessions.json), with their sizes."""
+    from assay.cli_render import console, sessions_table
+
+    console.print(sessions_table(_runtime()))
+
+
+@app.command()
+def trace(
+    session: Annotated[Path, typer.Argument(help="Session folder.")],
+    sample: Annotated[Optional[str], typer.Option("--sample", help="Show this sample's lineage, decisions and LLM calls (id or unique prefix).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Summarise a session's trace, or follow one sample through it."""
+    from assay import trace_view
+    from assay.cli_render import console, history_view, summary_view
+    from assay.session import Session
+
+    opened = Session.open_read_only(session, _runtime())
+    data = trace_view.sample_history(opened.conn, sample) if sample else trace_view.summary(opened.conn)
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    console.print(history_view(data) if sample else summary_view(data, opened.dir))
+
+
+@models_app.command("check")
+def models_check(
+    model: ModelOpt = None,
+    dry_run: DryRunOpt = False,
+    api_base: Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible endpoint, e.g. a vLLM server.")] = None,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Trace the check in this session.")] = None,
+    recipe: RecipeOpt = None,
+) -> None:
+    """Send one structured request through the gateway and show what came back."""
+    import asyncio
+
+    from assay.cli_render import console, model_check_view
+    from assay.model_check import run_model_check
+
+    config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "llm.api_base": api_base})
+    with console.status(f"asking {config.models.default or 'the embedded model (first load ~30 s)'}…"):
+        outcome = asyncio.run(run_model_check(config, _runtime(), session))
+    console.print(model_check_view(outcome))
+    if not outcome.result.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: user-fixable errors print one line and exit 2, never a traceback."""
+    from assay.errors import AssayError
+
+    try:
+        app()
+    except AssayError as err:
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
+        sys.exit(130)

@@ -1,0 +1,35 @@
+"""The list of known sessions ($ASSAY_HOME/sessions.json, default ~/.assay), for `assay sessions`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assay.writers import atomic_text
+
+if TYPE_CHECKING:
+    from assay.session import Runtime
+
+
+def registry_path(runtime: Runtime) -> Path:
+    """Where the session list lives."""
+    home = runtime.env.get("ASSAY_HOME") or str(Path(runtime.env.get("HOME", "~")) / ".assay")
+    return Path(home).expanduser() / "sessions.json"
+
+
+def registered(runtime: Runtime) -> list[Path]:
+    """Registered session folders, oldest first."""
+    path = registry_path(runtime)
+    if not path.is_file():
+        return []
+    return [Path(p) for p in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def register(directory: Path, runtime: Runtime) -> None:
+    """Add a session folder to the list (atomically; duplicates are ignored)."""
+    known = [str(p) for p in registered(runtime)]
+    if str(directory) in known:
+        return
+    with atomic_text(registry_path(runtime)) as handle:
+        json.dump([*known, str(directory)], handle, indent=1)

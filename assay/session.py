@@ -1,0 +1,139 @@
+"""A session directory: its DB (samples, trace, cache), its Chroma store, its gateway.
+
+Layout of DIR: `session.db` (SQLite), `chroma/` (embedded vector store), and the files a
+session writes (`ingest_rejects.jsonl`, exports). Clock, ids and environment are injected
+through `Runtime`, never read from globals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from assay import __version__
+from assay.config import AgentRole, Config
+from assay.db import connect
+from assay.errors import AssayError
+from assay.sample_table import SampleTable
+from assay.trace import Clock, Redactor, Trace
+
+DB_NAME = "session.db"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Sources of non-determinism, chosen once at the edge (the CLI) and passed down."""
+
+    clock: Clock = field(default=lambda: datetime.now(UTC))
+    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:12])
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+def is_session(directory: Path) -> bool:
+    """Whether a folder holds an assay session."""
+    return (directory / DB_NAME).is_file()
+
+
+class Session:
+    """One curation session on disk."""
+
+    def __init__(self, directory: Path, runtime: Runtime, config: Config, *, read_only: bool = False) -> None:
+        self.dir = directory
+        self.runtime = runtime
+        self.config = config
+        self.conn = connect(directory / DB_NAME, read_only=read_only)
+        self.redactor = Redactor(runtime.env)
+        self.trace = Trace(self.conn, runtime.clock, self.redactor)
+        self.samples = SampleTable(self.conn, runtime.clock)
+
+    @classmethod
+    def open(cls, directory: str | Path, runtime: Runtime, config: Config, *, create: bool) -> Session:
+        """Open a session folder, creating it (and registering it) when `create` is set."""
+        directory = Path(directory).expanduser().resolve()
+        exists = is_session(directory)
+        if not exists and not create:
+            raise AssayError(f"{directory}: not an assay session (no {DB_NAME}); create one with `assay ingest`")
+        if not exists and directory.exists() and any(directory.iterdir()):
+            raise AssayError(f"{directory}: folder exists and is not empty; pick a new folder for the session")
+        directory.mkdir(parents=True, exist_ok=True)
+        session = cls(directory, runtime, config)
+        if not exists:
+            session._init_meta()
+            from assay.registry import register
+
+            register(directory, runtime)
+        session.set_meta("config", config.model_dump(mode="json"))
+        return session
+
+    @classmethod
+    def open_read_only(cls, directory: str | Path, runtime: Runtime) -> Session:
+        """Open an existing session for reading only (trace review)."""
+        directory = Path(directory).expanduser().resolve()
+        if not is_session(directory):
+            raise AssayError(f"{directory}: not an assay session (no {DB_NAME})")
+        probe = connect(directory / DB_NAME, read_only=True)
+        row = probe.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        probe.close()
+        config = Config.model_validate(json.loads(row[0])) if row else Config()
+        return cls(directory, runtime, config, read_only=True)
+
+    def _init_meta(self) -> None:
+        self.set_meta("session_id", self.runtime.new_id())
+        self.set_meta("created_at", self.runtime.clock().isoformat())
+        self.set_meta("assay_version", __version__)
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        """A stored session fact (id, creation time, config, dry-run flag …)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a session fact."""
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    @property
+    def id(self) -> str:
+        """The session's id (also names its Chroma collection)."""
+        return str(self.meta("session_id"))
+
+    @cached_property
+    def store(self) -> Any:
+        """The vector store (loads the embedding model and Chroma on first use)."""
+        from assay.embeddings import Embedder
+        from assay.store import Store, chroma_client
+
+        settings = self.config.store
+        embedder = Embedder(settings.embedding_model, device=settings.device, batch_size=settings.embedding_batch_size)
+        return Store(self.samples, embedder, chroma_client(self.dir, settings.chroma_url), f"assay-{self.id}")
+
+    @cached_property
+    def gateway(self) -> Any:
+        """The session's LLM gateway, with its budget restored from the trace."""
+        from assay.gateway_factory import build_gateway
+
+        if self.config.dry_run:
+            self.set_meta("dry_run", True)
+        return build_gateway(self.config, self.trace, self.conn, seed=self.config.llm.seed)
+
+    def model_for(self, role: AgentRole) -> str:
+        """The litellm model string an agent role uses in this session."""
+        from assay.gateway_factory import model_name
+
+        return model_name(self.config, role)
+
+    def rng(self, purpose: str) -> random.Random:
+        """A random generator seeded from the session's seed and a purpose name."""
+        return random.Random(f"{self.config.llm.seed}:{purpose}")
+
+    def close(self) -> None:
+        """Close the DB connection."""
+        self.conn.close()

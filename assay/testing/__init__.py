@@ -1,0 +1,1 @@
+"""Test helpers for assay: local fakes of external services."""

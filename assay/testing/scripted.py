@@ -1,0 +1,47 @@
+"""A scripted fake model for tests: the only fake in assay, at the LLM boundary."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from assay.llm_transport import Completion, CompletionRequest
+
+Step = str | Completion | Exception | Callable[[CompletionRequest], "str | Completion"]
+
+
+@dataclass
+class ScriptedTransport:
+    """Answers requests from a script, in order; records every request it was sent.
+
+    A step is the answer text, a Completion, an exception to raise (TransientError,
+    FatalError …), or a function of the request. When the script runs out, `default`
+    answers (if given), else the call fails the test loudly.
+    """
+
+    script: list[Step] = field(default_factory=list)
+    default: Step | None = None
+    delay_s: float = 0.0
+    requests: list[CompletionRequest] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    async def __call__(self, request: CompletionRequest) -> Completion:
+        """Serve the next scripted step."""
+        self.requests.append(request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            step = self.script.pop(0) if self.script else self.default
+            if step is None:
+                raise AssertionError(f"scripted model has no answer left for request #{len(self.requests)}")
+            if isinstance(step, Exception):
+                raise step
+            if callable(step):
+                step = step(request)
+            return step if isinstance(step, Completion) else Completion(text=step, prompt_tokens=10, completion_tokens=5)
+        finally:
+            self.in_flight -= 1

@@ -1,0 +1,80 @@
+"""Benchmark: ingest + index throughput beside raw SentenceTransformer.encode of the same texts.
+
+    python evals/bench_ingest.py [--data ../shared/data/alpaca/alpaca_5000.json] [--limit N] [--device cpu|cuda]
+
+Both runs use the same model, batch size and texts, in the same process, after a warm-up;
+the pipeline adds reading and validating the file, hashing ids, writing Chroma and SQLite.
+Aim: pipeline overhead under 10 % of the raw encode time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "alpaca" / "alpaca_5000.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N records")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args()
+    if not args.data.is_file():
+        sys.exit(f"data not found: {args.data} (see ../shared/data/README.md)")
+
+    from assay.config import Config
+    from assay.ingest import read_inputs, store_inputs
+    from assay.session import Runtime, Session
+
+    data = args.data
+    if args.limit:
+        records = json.loads(data.read_text())[: args.limit]
+        data = Path(tempfile.mkdtemp()) / data.name
+        data.write_text(json.dumps(records))
+    work = Path(tempfile.mkdtemp(prefix="assay-bench-"))
+    config = Config.model_validate({"store": {"device": args.device, "embedding_batch_size": args.batch_size}})
+    session = Session.open(work / "session", Runtime(env={"ASSAY_HOME": str(work / "home")}), config, create=True)
+    embedder = session.store.embedder
+    texts = [s.text() for s in read_inputs([data], skip_invalid=False, max_record_bytes=16_000_000).samples]
+    embedder.encode(texts[:256])  # warm-up: model load, kernels, allocator
+
+    model = embedder._load()
+    started = time.perf_counter()
+    model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    raw_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    read = read_inputs([data], skip_invalid=False, max_record_bytes=16_000_000)
+    read_s = time.perf_counter() - started
+    report = store_inputs(session, read)
+    pipeline_s = time.perf_counter() - started
+    assert report.added == len(texts), (report.added, len(texts))
+
+    started = time.perf_counter()
+    again = store_inputs(session, read_inputs([data], skip_invalid=False, max_record_bytes=16_000_000))
+    reingest_s = time.perf_counter() - started
+
+    n = len(texts)
+    device = str(model.device)
+    print(f"\ningest benchmark · {n} samples from {args.data.name} · device {device} · batch {args.batch_size} · {os.cpu_count()} CPUs")
+    print(f"{'step':<34}{'seconds':>10}{'samples/s':>12}")
+    print(f"{'raw SentenceTransformer.encode':<34}{raw_s:>10.2f}{n / raw_s:>12.1f}")
+    print(f"{'assay ingest (read+embed+store)':<34}{pipeline_s:>10.2f}{n / pipeline_s:>12.1f}")
+    print(f"{'  of which read + validate':<34}{read_s:>10.2f}")
+    print(f"{'re-ingest (adds ' + str(again.added) + ')':<34}{reingest_s:>10.2f}")
+    overhead = (pipeline_s - raw_s) / raw_s * 100
+    print(f"pipeline overhead over raw encode: {overhead:+.1f} %   (target < 10 %)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""LangGraph state machines: the curation loop and the expansion subgraph."""

@@ -1,0 +1,1 @@
+"""Scoring and selection tools that need no LLM: heuristics, IFD, dedup, decontamination, selectors."""
