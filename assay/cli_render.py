@@ -80,7 +80,8 @@ def summary_view(data: dict[str, Any], directory: Path) -> Group:
         decisions.add_row(row["agent"], row["action"], str(row["count"]))
     calls = Table(title="LLM calls")
     for column in ("agent", "model", "calls", "cached", "failed", "tokens", "cost (USD)", "mean ms"):
-        calls.add_column(column, justify="left" if column in ("agent", "model") else "right")
+        calls.add_column(column, justify="left" if column in ("agent", "model") else "right",
+                         overflow="fold", min_width=12 if column in ("agent", "model") else None)
     for row in data["llm_calls"]:
         tokens = (row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0)
         mean = f"{row['mean_latency_ms']:.0f}" if row["mean_latency_ms"] is not None else "-"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from assay.hf import prepare_hf
 
 
 def default_model_path() -> str:
@@ -30,7 +31,7 @@ class Embedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                prepare_hf()
                 from sentence_transformers import SentenceTransformer
 
                 self._model = SentenceTransformer(self.model_name, device=self.device)
@@ -46,20 +47,20 @@ class Embedder:
     def encode(self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         """Vectors for `texts` (rows in the same order), normalised for cosine similarity.
 
-        Texts are handed over in chunks of 8 batches so progress can be reported; the
-        model sorts each chunk by length, which keeps padding low.
+        Texts are sorted by length over the whole input (longest first, as the model itself
+        does within one call) and handed over in chunks of 8 batches for progress reports:
+        sorting only within chunks would pad short texts up to long neighbours.
         """
         model = self._load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         chunk = self.batch_size * 8
-        parts = []
         for start in range(0, len(texts), chunk):
-            block = list(texts[start : start + chunk])
-            parts.append(
-                model.encode(block, batch_size=self.batch_size, normalize_embeddings=True,
-                             convert_to_numpy=True, show_progress_bar=False).astype(np.float32, copy=False)
-            )
+            rows = order[start : start + chunk]
+            vectors[rows] = model.encode([texts[i] for i in rows], batch_size=self.batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False)
             if on_batch is not None:
-                on_batch(len(block))
-        return np.concatenate(parts)
+                on_batch(len(rows))
+        return vectors

@@ -78,6 +78,10 @@ class LocalModel:
             if self._loaded is None:
                 import torch
                 import xgrammar
+
+                from assay.hf import prepare_hf
+
+                prepare_hf()
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
                 start = time.perf_counter()
