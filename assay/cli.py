@@ -86,6 +86,32 @@ def ingest(
 
 
 @app.command()
+def score(
+    path: Annotated[Path, typer.Argument(help="Sample file (any supported format).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Scored output: .jsonl, .json or .parquet, in the input's record format plus an _assay object.")],
+    ifd: Annotated[bool, typer.Option("--ifd", help="Also score instruction-following difficulty with a small causal LM (slow on CPU).")] = False,
+    ifd_model: Annotated[Optional[str], typer.Option("--ifd-model", help="Hugging Face causal LM path for IFD (default: the embedded SmolLM2).")] = None,
+    decontam: Annotated[Optional[list[Path]], typer.Option("--decontam", help="Benchmark files to decontaminate against: --decontam a.jsonl b.jsonl.gz …")] = None,
+    dedup: Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")] = "exact,minhash",
+    no_embed: Annotated[bool, typer.Option("--no-embed", help="Skip embeddings (and so clusters, novelty, semantic dedup, paraphrase decontamination).")] = False,
+    clusters: Annotated[Optional[int], typer.Option("--clusters", help="Number of k-means clusters (default: about sqrt(N/2)).")] = None,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Also record the results in this session (created if new).")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Keep going past invalid records.")] = False,
+    recipe: RecipeOpt = None,
+) -> None:
+    """Screen samples with the LLM-free tools: heuristics, dedup, decontamination, IFD, clusters."""
+    from assay.cli_render import console, score_view
+    from assay.score_command import run_score
+
+    methods = tuple(m.strip() for m in dedup.split(",") if m.strip() and m.strip() != "none")
+    config = _config(recipe)
+    report = run_score(path, out, config=config, runtime=_runtime(), session_dir=session, skip_invalid=skip_invalid,
+                       methods=methods, decontam=tuple(decontam or ()), ifd=ifd, ifd_model=ifd_model,
+                       embed=not no_embed, clusters=clusters, console=console)
+    console.print(score_view(report))
+
+
+@app.command()
 def sessions() -> None:
     """List the sessions this machine knows ($ASSAY_HOME/sessions.json), with their sizes."""
     from assay.cli_render import console, sessions_table
@@ -134,12 +160,25 @@ def models_check(
         raise typer.Exit(1)
 
 
+def expand_greedy_option(argv: list[str], option: str) -> list[str]:
+    """Let `--decontam a b c` mean `--decontam a --decontam b --decontam c` (values run to the next flag)."""
+    expanded: list[str] = []
+    inside = False
+    for arg in argv:
+        if arg.startswith("-"):
+            inside = arg == option
+        elif inside and expanded[-1] != option:
+            expanded.append(option)
+        expanded.append(arg)
+    return expanded
+
+
 def main() -> None:
     """Entry point: user-fixable errors print one line and exit 2, never a traceback."""
     from assay.errors import AssayError
 
     try:
-        app()
+        app(args=expand_greedy_option(sys.argv[1:], "--decontam"))
     except AssayError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(2)

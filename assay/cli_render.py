@@ -140,3 +140,36 @@ def model_check_view(outcome: ModelCheckOutcome) -> Panel:
         rows += [f"failed: {result.error}", f"raw answer: {result.raw!r}"]
     style = "green" if result.ok else "red"
     return Panel(Text("\n".join(rows)), title="models check", border_style=style, title_align="left")
+
+
+def score_view(report: dict[str, Any]) -> Group:
+    """`assay score`'s summary: kept and dropped by reason, stages, score distributions."""
+    total = report["total"]
+    reasons = Table(title=f"{total} distinct samples")
+    for column in ("outcome", "count", "share"):
+        reasons.add_column(column, justify="left" if column == "outcome" else "right")
+    for reason, count in report["by_reason"].items():
+        reasons.add_row(reason, str(count), f"{count / max(total, 1):.1%}")
+    stages = Table(title="stages")
+    for column in ("stage", "seen", "dropped", "seconds", "samples/s"):
+        stages.add_column(column, justify="left" if column == "stage" else "right")
+    if report["embed_seconds"]:
+        stages.add_row("embedding", str(total), "-", f"{report['embed_seconds']:.1f}", f"{total / report['embed_seconds']:.0f}")
+    for stage in report["stages"]:
+        rate = f"{stage['seen'] / stage['seconds']:.0f}" if stage["seconds"] > 0 else "-"
+        stages.add_row(stage["name"], str(stage["seen"]), str(stage["dropped"]), f"{stage['seconds']:.1f}", rate)
+    scores = Table(title="scores")
+    for column in ("score", "count", "mean", "p10", "median", "p90"):
+        scores.add_column(column, justify="left" if column == "score" else "right")
+    for name, d in report["scores"].items():
+        scores.add_row(name, str(d["count"]), *(f"{d[k]:.3g}" for k in ("mean", "p10", "median", "p90")))
+    lines = [f"wrote {report['written']} records to {report['out']} in {report['seconds']:.1f} s"]
+    if report["repeats"]:
+        lines.append(f"{report['repeats']} records repeated an earlier one exactly: marked duplicate_of in the output")
+    if report["clusters"]:
+        lines.append(f"{report['clusters']} clusters over the kept samples")
+    if report["invalid"]:
+        lines.append(f"{report['invalid']} invalid records skipped")
+    if report["session"]:
+        lines.append(f"results recorded in session {report['session']} (see `assay trace`)")
+    return Group(reasons, stages, scores, *(Text(line) for line in lines))

@@ -36,7 +36,8 @@ class FileReport:
 class ReadResult:
     """Everything read from the inputs, before storing."""
 
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)  # distinct by id
+    records: list[Sample] = field(default_factory=list)  # every valid record in input order, repeats included
     files: list[FileReport] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
 
@@ -67,6 +68,7 @@ def read_inputs(paths: Sequence[str | Path], *, skip_invalid: bool, max_record_b
                 result.invalid.append(item)
                 continue
             report.valid += 1
+            result.records.append(item.sample)
             if report.shape is None:
                 report.shape = FileShape(shape.container if shape else "jsonl", item.sample.origin.format)
             if item.sample.id in seen:

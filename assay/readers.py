@@ -45,8 +45,14 @@ class FileShape:
     format: FormatName
 
 
+def container_of_name(path: Path) -> Container:
+    """The container an output file's extension asks for (JSONL unless .json or .parquet)."""
+    suffix = path.suffix.lower()
+    return {".parquet": "parquet", ".json": "json"}.get(suffix, "jsonl")
+
+
 def container_of(path: Path) -> Container:
-    """Guess the container from the extension and, for .json, the first character."""
+    """Guess an input's container from the extension and, for .json, the first character."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return "parquet"

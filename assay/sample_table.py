@@ -74,13 +74,20 @@ class SampleTable:
 
     def merge_scores(self, scores: Mapping[str, Mapping[str, float]]) -> None:
         """Add or replace named scores per sample id."""
+        self._merge_json("scores", scores)
+
+    def merge_tags(self, tags: Mapping[str, Mapping[str, list[str]]]) -> None:
+        """Add or replace named tag lists per sample id."""
+        self._merge_json("tags", tags)
+
+    def _merge_json(self, column: str, updates: Mapping[str, Mapping[str, Any]]) -> None:
         with self.conn:
-            for sample_id, new in scores.items():
-                row = self.conn.execute("SELECT scores FROM samples WHERE id = ?", (sample_id,)).fetchone()
+            for sample_id, new in updates.items():
+                row = self.conn.execute(f"SELECT {column} FROM samples WHERE id = ?", (sample_id,)).fetchone()
                 if row is None:
                     raise KeyError(f"unknown sample {sample_id}")
                 merged = {**json.loads(row[0]), **new}
-                self.conn.execute("UPDATE samples SET scores = ? WHERE id = ?", (json.dumps(merged), sample_id))
+                self.conn.execute(f"UPDATE samples SET {column} = ? WHERE id = ?", (json.dumps(merged), sample_id))
 
     def count(self) -> int:
         """How many samples the session holds."""

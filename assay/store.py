@@ -24,6 +24,7 @@ from assay.records import Sample, Status
 from assay.sample_table import SampleTable
 
 SCORE_PREFIX = "score."
+TAG_PREFIX = "tag."
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def flat_metadata(sample: Sample) -> dict[str, Any]:
     for name, value in sample.scores.items():
         meta[SCORE_PREFIX + name] = float(value)
     for name, values in sample.tags.items():
-        meta["tag." + name] = ",".join(values)
+        meta[TAG_PREFIX + name] = ",".join(values)
     return meta
 
 
@@ -137,12 +138,19 @@ class Store:
 
     def set_scores(self, scores: Mapping[str, Mapping[str, float]]) -> None:
         """Add or replace named scores per sample id, in both places."""
-        ids = list(scores)
+        self._update_metadata({i: {SCORE_PREFIX + k: float(v) for k, v in new.items()} for i, new in scores.items()})
+        self.table.merge_scores(scores)
+
+    def set_tags(self, tags: Mapping[str, Mapping[str, list[str]]]) -> None:
+        """Add or replace named tag lists (topic, cluster, skills …) per sample id, in both places."""
+        self._update_metadata({i: {TAG_PREFIX + k: ",".join(v) for k, v in new.items()} for i, new in tags.items()})
+        self.table.merge_tags(tags)
+
+    def _update_metadata(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        ids = list(updates)
         for start in range(0, len(ids), self._max_batch):
             part = ids[start : start + self._max_batch]
-            metadatas = [{SCORE_PREFIX + k: float(v) for k, v in scores[i].items()} for i in part]
-            self.collection.update(ids=part, metadatas=metadatas)
-        self.table.merge_scores(scores)
+            self.collection.update(ids=part, metadatas=[dict(updates[i]) for i in part])
 
     def count(self) -> int:
         """Samples stored."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,19 @@ class Redactor:
     def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Call parameters without credential-bearing entries."""
         return {k: v for k, v in params.items() if k.lower() not in SECRET_PARAM_NAMES}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What an agent or tool decided about one sample."""
+
+    sample_id: str | None
+    agent: str
+    action: str
+    reason: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    call_ids: list[int] = field(default_factory=list)
+    round: int | None = None
 
 
 @dataclass
@@ -102,13 +115,21 @@ class Trace:
         round: int | None = None,
     ) -> int:
         """Record what an agent or tool decided about a sample, and the calls behind it."""
+        return self.decisions([Decision(sample_id, agent, action, reason, dict(scores or {}), list(call_ids), round)])[-1]
+
+    def decisions(self, decisions: Sequence[Decision]) -> list[int]:
+        """Record many decisions in one transaction; returns their ids."""
+        now = self._now()
+        ids = []
         with self.conn:
-            cur = self.conn.execute(
-                "INSERT INTO decisions (ts, round, sample_id, agent, action, reason, scores, call_ids) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (self._now(), round, sample_id, agent, action, reason, _dumps(scores or {}), _dumps(list(call_ids))),
-            )
-        return int(cur.lastrowid)
+            for d in decisions:
+                cur = self.conn.execute(
+                    "INSERT INTO decisions (ts, round, sample_id, agent, action, reason, scores, call_ids) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (now, d.round, d.sample_id, d.agent, d.action, d.reason, _dumps(d.scores), _dumps(d.call_ids)),
+                )
+                ids.append(int(cur.lastrowid))
+        return ids
 
     def llm_call(self, call: CallRecord) -> int:
         """Record one LLM call attempt, secrets removed."""

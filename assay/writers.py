@@ -47,19 +47,25 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def write_samples(path: str | Path, samples: Iterable[Sample], shape: FileShape) -> int:
-    """Write samples in the user's shape (format and container), atomically."""
-    records = [sample_to_record(sample, shape.format) for sample in samples]
-    if shape.container == "jsonl":
+def write_records(path: str | Path, records: list[dict[str, Any]], container: str) -> int:
+    """Write dicts as JSONL, a JSON array or Parquet, atomically; returns how many."""
+    if container == "jsonl":
         return write_jsonl(path, records)
-    if shape.container == "json":
+    if container == "json":
         with atomic_text(path) as handle:
             json.dump(records, handle, ensure_ascii=False, indent=2)
             handle.write("\n")
         return len(records)
+    if container != "parquet":
+        raise ValueError(f"unknown container {container!r}")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     with atomic_path(path) as tmp:
         pq.write_table(pa.Table.from_pylist(records), tmp)
     return len(records)
+
+
+def write_samples(path: str | Path, samples: Iterable[Sample], shape: FileShape) -> int:
+    """Write samples in the user's shape (format and container), atomically."""
+    return write_records(path, [sample_to_record(sample, shape.format) for sample in samples], shape.container)

@@ -1,0 +1,215 @@
+"""Dedup: exact, MinHash-LSH and semantic duplicates, clustering, and which sample is kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assay.records import Message, Sample
+from assay.tools.dedup import (
+    Dedup,
+    DuplicatePair,
+    dedup,
+    minhash_pairs,
+    normalize_text,
+    semantic_pairs,
+)
+
+
+def sample(question: str, answer: str, **scores: float) -> Sample:
+    return Sample.create([Message(role="user", content=question), Message(role="assistant", content=answer)],
+                         source="t", scores=scores)
+
+
+ESSAY_Q = "Explain why the sky looks blue during the day and red at sunset."
+ESSAY_A = ("Sunlight is made of many colours. When it passes through the atmosphere, the short blue "
+           "wavelengths are scattered by air molecules far more than the long red ones, so blue light "
+           "reaches our eyes from every direction of the sky. At sunset the light travels through much "
+           "more air, most of the blue is scattered away before it arrives, and the remaining reds and "
+           "oranges dominate the colour of the sky near the horizon.")
+# Four words changed out of about 85: a light edit.
+ESSAY_EDITED = (ESSAY_A.replace("many colours", "several colours").replace("far more", "much more")
+                .replace("every direction", "all directions"))
+TEMPLATE = [
+    sample("Identify which instrument is string or percussion: Ikembe, Cimbalom",
+           "Cimbalom is string, Ikembe is percussion."),
+    sample("Identify which instrument is string or percussion: Xylorimba, Cimbalom",
+           "Cimbalom is string, Xylorimba is percussion."),
+    sample("Identify which instrument is string or percussion: Tifa, Pipa", "Pipa is string, Tifa is percussion."),
+]
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_normalisation_folds_case_width_whitespace_and_end_punctuation() -> None:
+    assert normalize_text("  Ｈｅｌｌｏ,\n\tWORLD!!  ") == "hello, world"
+    assert normalize_text("«Quoted.»") == "quoted"
+    assert normalize_text("a.b") == "a.b"
+
+
+def test_exact_copies_with_other_case_and_whitespace_collapse_onto_the_first() -> None:
+    original = sample("What is the capital of France?", "The capital of France is Paris.")
+    variant = sample("what is the  capital of\nFRANCE", "  The capital of France is Paris")
+    other = sample("What is the capital of Spain?", "The capital of Spain is Madrid.")
+    result = dedup([original, other, variant], methods=("exact",))
+    assert [a.keep for a in result.assessments] == [True, True, False]
+    assert result.assessments[2].reason == f"duplicate_of:{original.id}"
+    assert result.assessments[2].detail == "exact similarity 1.00"
+    (cluster,) = result.clusters
+    assert (cluster.kept, cluster.dropped, cluster.methods) == (0, (2,), ("exact",))
+
+
+def test_exact_keeps_turns_apart() -> None:
+    # The same words split differently between instruction and response are not one sample.
+    first = sample("Name a colour. Blue", "Red")
+    second = sample("Name a colour.", "Blue Red")
+    assert all(a.keep for a in dedup([first, second], methods=("exact",)).assessments)
+
+
+def test_minhash_catches_an_edited_copy_but_not_samples_sharing_a_template() -> None:
+    original, edited = sample(ESSAY_Q, ESSAY_A), sample(ESSAY_Q, ESSAY_EDITED)
+    batch = [original, *TEMPLATE, edited]
+    result = dedup(batch, methods=("minhash",))
+    assert [a.keep for a in result.assessments] == [True, True, True, True, False]
+    dropped = result.assessments[4]
+    assert dropped.reason == f"duplicate_of:{original.id}" and dropped.detail.startswith("minhash similarity 0.")
+    assert 0.8 <= dropped.scores["dup_similarity"] < 1.0
+
+
+def test_minhash_seed_changes_the_sketch_not_the_verdict() -> None:
+    batch = [sample(ESSAY_Q, ESSAY_A), *TEMPLATE, sample(ESSAY_Q, ESSAY_EDITED)]
+    runs = [minhash_pairs(batch, seed=seed) for seed in (1, 2, 3)]
+    assert all([(p.first, p.second) for p in run] == [(0, 4)] for run in runs)
+    assert minhash_pairs(batch, seed=7) == minhash_pairs(batch, seed=7)
+
+
+def test_semantic_pairs_by_blocks_match_the_full_matrix() -> None:
+    rng = np.random.default_rng(0)
+    base = unit(rng.normal(size=(6, 16)))
+    vectors = unit(np.concatenate([base, base[[0, 3, 3]] + 0.05 * rng.normal(size=(3, 16))]))
+    full = vectors @ vectors.T
+    expected = [(i, j) for i in range(9) for j in range(i + 1, 9) if full[i, j] >= 0.95]
+    assert len(expected) >= 3  # the noisy copies and the pair of copies of row 3
+    for block_size in (2, 4, 100):
+        pairs = semantic_pairs(vectors, threshold=0.95, block_size=block_size)
+        assert [(p.first, p.second) for p in pairs] == expected
+        assert all(p.method == "semantic" and p.similarity == pytest.approx(full[p.first, p.second]) for p in pairs)
+
+
+def test_semantic_with_given_vectors_drops_the_paraphrase() -> None:
+    batch = [sample("q1", "a1"), sample("q2", "a2"), sample("q1 reworded", "a1 reworded")]
+    vectors = unit(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.97, 0.1, 0.0]]))
+    result = dedup(batch, methods=("semantic",), vectors=vectors)
+    assert [a.keep for a in result.assessments] == [True, True, False]
+    assert result.assessments[2].reason == f"duplicate_of:{batch[0].id}"
+    assert result.assessments[2].detail == f"semantic similarity {vectors[0] @ vectors[2]:.2f}"
+    looser = dedup(batch, methods=("semantic",), vectors=vectors, semantic_threshold=0.999)
+    assert all(a.keep for a in looser.assessments)
+
+
+def test_semantic_with_real_minilm_embeddings_catches_a_paraphrase() -> None:
+    from assay.embeddings import Embedder
+
+    batch = [
+        sample("How do I reverse a list in Python?",
+               "Use my_list.reverse() to reverse it in place, or my_list[::-1] to get a reversed copy."),
+        sample("How do I sort a list in Python?",
+               "Use my_list.sort() to sort it in place, or sorted(my_list) to get a sorted copy."),
+        sample("Give me a recipe for pancakes.", "Mix flour, eggs and milk, then fry spoonfuls in a hot buttered pan."),
+        sample("How can I reverse a Python list?",
+               "Call my_list.reverse() to reverse it in place, or use my_list[::-1] for a reversed copy."),
+    ]
+    tool = Dedup(methods=("semantic",), embedder=Embedder())
+    assert [a.keep for a in tool(batch)] == [True, True, True, False]
+    assert tool.last_result.clusters[0].dropped_ids == (batch[3].id,)
+
+
+class VectorsByText:
+    """An embedder that hands out fixed vectors: the store's add() calls it."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        self.vectors = vectors
+
+    def encode(self, texts, *, on_batch=None) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def test_semantic_through_the_store_index_agrees_with_the_matrix(session, tmp_path) -> None:
+    from assay.store import Store, chroma_client
+
+    rng = np.random.default_rng(1)
+    base = unit(rng.normal(size=(8, 32)))
+    vectors = unit(np.concatenate([base, base[[2, 5]] + 0.04 * rng.normal(size=(2, 32))]))
+    batch = [sample(f"question {i}", f"answer {i}") for i in range(10)]
+    store = Store(session.samples, VectorsByText({s.text(): v for s, v in zip(batch, vectors, strict=True)}),
+                  chroma_client(tmp_path, None), "dedup-test")
+    store.add(batch)
+    from_matrix = dedup(batch, methods=("semantic",), vectors=vectors)
+    from_store = dedup(batch, methods=("semantic",), store=store)
+    assert [a.reason for a in from_store.assessments] == [a.reason for a in from_matrix.assessments]
+    assert [(p.first, p.second) for p in from_store.pairs] == [(2, 8), (5, 9)]
+    assert from_store.pairs[0].similarity == pytest.approx(float(vectors[2] @ vectors[8]), abs=1e-4)
+
+
+def test_best_scored_sample_is_kept_and_unscored_ones_rank_last() -> None:
+    low = sample("What is 2 + 2?", "4", quality=2.0)
+    unscored = sample("what is 2 + 2", "4.")
+    high = sample("WHAT IS 2 + 2?", "4", quality=4.5)
+    result = dedup([low, unscored, high], methods=("exact",), score_key="quality")
+    assert [a.keep for a in result.assessments] == [False, False, True]
+    assert {a.reason for a in result.assessments[:2]} == {f"duplicate_of:{high.id}"}
+    assert result.assessments[2].scores == {"dup_cluster_size": 3.0}
+    tied = dedup([sample("Hi", "Hello", quality=3.0), sample("hi", "hello", quality=3.0)], ("exact",),
+                 score_key="quality")
+    assert [a.keep for a in tied.assessments] == [True, False]
+
+
+def test_methods_chain_into_one_cluster_and_the_drop_names_the_link() -> None:
+    original = sample(ESSAY_Q, ESSAY_A)
+    shouted = sample(ESSAY_Q.upper(), ESSAY_A.upper())
+    edited = sample(ESSAY_Q, ESSAY_EDITED)
+    unrelated = sample("q", "a")
+    vectors = unit(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
+    # edited ~ unrelated only semantically; the chain original - edited - unrelated is one cluster.
+    result = dedup([original, shouted, edited, unrelated], vectors=vectors)
+    (cluster,) = result.clusters
+    assert cluster.kept == 0 and cluster.dropped == (1, 2, 3)
+    assert cluster.methods == ("exact", "minhash", "semantic")
+    assert result.assessments[1].detail == "exact similarity 1.00"
+    assert result.assessments[3].detail == f"semantic similarity 1.00 via {edited.id}"
+    assert result.assessments[3].reason == f"duplicate_of:{original.id}"
+
+
+def test_the_same_sample_twice_is_a_duplicate_in_every_method() -> None:
+    once = sample(ESSAY_Q, ESSAY_A)
+    batch = [once, sample("q", "a"), once]
+    vectors = unit(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
+    for methods in (("exact",), ("minhash",), ("semantic",)):
+        result = dedup(batch, methods, vectors)
+        assert [a.keep for a in result.assessments] == [True, True, False], methods
+
+
+def test_results_are_deterministic() -> None:
+    batch = [sample(ESSAY_Q, ESSAY_A), *TEMPLATE, sample(ESSAY_Q, ESSAY_EDITED), sample(ESSAY_Q.lower(), ESSAY_A)]
+    vectors = unit(np.random.default_rng(3).normal(size=(len(batch), 8)))
+    first, second = dedup(batch, vectors=vectors), dedup(batch, vectors=vectors)
+    assert first == second and len(first.clusters) == 1
+
+
+def test_bad_arguments_are_refused() -> None:
+    batch = [sample("a", "b"), sample("c", "d")]
+    with pytest.raises(ValueError, match="unknown dedup methods"):
+        dedup(batch, methods=("fuzzy",))
+    with pytest.raises(ValueError, match="needs `vectors`"):
+        dedup(batch, methods=("semantic",))
+    with pytest.raises(ValueError, match="3 vectors for 2 samples"):
+        dedup(batch, methods=("semantic",), vectors=np.eye(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="store or an embedder"):
+        Dedup(methods=("semantic",))
+
+
+def test_pairs_record_positions_in_order() -> None:
+    batch = [sample("x", "y"), sample("X", "Y"), sample("x ", "y ")]
+    assert dedup(batch, ("exact",)).pairs == [DuplicatePair(0, 1, "exact", 1.0), DuplicatePair(0, 2, "exact", 1.0)]
