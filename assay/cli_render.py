@@ -167,7 +167,9 @@ def score_view(report: dict[str, Any]) -> Group:
     if report["repeats"]:
         lines.append(f"{report['repeats']} records repeated an earlier one exactly: marked duplicate_of in the output")
     if report["clusters"]:
-        lines.append(f"{report['clusters']} clusters over the kept samples")
+        sizes = [row["count"] for row in report["cluster_table"]]
+        lines.append(f"{report['clusters']} clusters over the kept samples: sizes {max(sizes)} largest, "
+                     f"{min(sizes)} smallest; entropy {report['cluster_entropy']:.3f} of an even 1.0")
     if report["invalid"]:
         lines.append(f"{report['invalid']} invalid records skipped")
     if report["session"]:

@@ -52,6 +52,7 @@ def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
         apply_screen(session, result, cluster_of)
         session.close()
     report = summary(result)
+    report["cluster_table"], report["cluster_entropy"] = _cluster_overview(cluster_of)
     report.update(
         path=str(path), out=str(out), written=written, invalid=len(read.invalid), repeats=read.files[0].repeats,
         embed_seconds=embed_seconds, seconds=time.perf_counter() - started, session=str(session_dir) if session_dir else None,
@@ -72,3 +73,17 @@ def _embed(samples: list, session: Session | None, config: Config, advance: Any)
                         batch_size=config.store.embedding_batch_size)
     vectors: np.ndarray = embedder.encode(texts, on_batch=advance)
     return VectorCache(texts, vectors, embedder.encode)
+
+
+def _cluster_overview(cluster_of: dict[str, int]) -> tuple[list[dict[str, Any]], float | None]:
+    """Per-cluster sizes and shares, and the normalised entropy of the distribution (1 = even)."""
+    if not cluster_of:
+        return [], None
+    from collections import Counter
+
+    from assay.tools.coverage import distribution_entropy
+
+    sizes = Counter(cluster_of.values())
+    total = sum(sizes.values())
+    table = [{"cluster": c, "count": n, "share": n / total} for c, n in sorted(sizes.items(), key=lambda kv: -kv[1])]
+    return table, distribution_entropy(list(cluster_of.values()), max(sizes) + 1).normalised
