@@ -42,6 +42,8 @@ def _forbid_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep tests off the user's session registry and real API keys."""
     monkeypatch.setenv("ASSAY_HOME", str(tmp_path_factory.mktemp("assay_home")))
+    # A runtime built with a partial env falls back to ~/.assay: make ~ a scratch folder too.
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ASSAY_MODEL"):
         monkeypatch.delenv(name, raising=False)
 

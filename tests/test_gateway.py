@@ -183,7 +183,7 @@ async def test_api_keys_never_reach_the_trace(tmp_path, runtime) -> None:
     from assay.config import Config
 
     secret = "sk-live-0123456789abcdef"
-    session = Session.open(tmp_path / "s", replace(runtime, env={"OPENAI_API_KEY": secret}), Config(), create=True)
+    session = Session.open(tmp_path / "s", replace(runtime, env={**runtime.env, "OPENAI_API_KEY": secret}), Config(), create=True)
     fake = ScriptedTransport([FatalError(f"401 invalid key {secret}"), f'{{"score": 3, "reason": "{secret}"}}'])
     gateway = make_gateway(session, fake)
     leaky = [{"role": "user", "content": f"my key is {secret}"}]

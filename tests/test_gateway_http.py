@@ -109,7 +109,7 @@ async def test_budget_and_cache_over_http(session: Session, server: OpenAIWireSe
 
 
 async def test_api_key_is_sent_but_never_stored(tmp_path, runtime, server: OpenAIWireServer) -> None:
-    session = Session.open(tmp_path / "s", replace(runtime, env={"OPENAI_API_KEY": SECRET}), Config(), create=True)
+    session = Session.open(tmp_path / "s", replace(runtime, env={**runtime.env, "OPENAI_API_KEY": SECRET}), Config(), create=True)
     server.enqueue(Reply.error(401, message=f"Incorrect API key provided: {SECRET}"), Reply.text(GOOD))
     await ask(gateway_for(session, server))
     await ask(gateway_for(session, server), "second")
