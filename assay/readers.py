@@ -7,17 +7,20 @@ message, raw text), so a caller either stops at the first problem or, with
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from assay.errors import InputError
 from assay.formats import FieldProblem, detect_format, record_to_sample
 from assay.records import FormatName, Sample
 
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
 Container = str  # "json" | "jsonl" | "parquet"
 
 
@@ -52,15 +55,31 @@ def container_of_name(path: Path) -> Container:
 
 
 def container_of(path: Path) -> Container:
-    """Guess an input's container from the extension and, for .json, the first character."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return "parquet"
-    if suffix == ".jsonl" or suffix == ".ndjson":
-        return "jsonl"
+    """Tell an input's container from its extension, its magic bytes and its first character."""
     with path.open("rb") as handle:
+        magic = handle.read(4)
+    if path.suffix.lower() == ".parquet" or magic == b"PAR1":
+        return "parquet"
+    inner = path.with_suffix("") if magic.startswith(GZIP_MAGIC) else path
+    if inner.suffix.lower() in (".jsonl", ".ndjson"):
+        return "jsonl"
+    with _open(path) as handle:
         head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return "json" if head.startswith(b"[") else "jsonl"
+
+
+def raw_records(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+                ) -> tuple[str, Iterator[tuple[int, Any, str] | Invalid]]:
+    """The JSON records of a file (JSONL, JSON array, either gzip-compressed, or Parquet).
+
+    Returns the unit errors are located by ("line" or "row") and, per record, its
+    (line or row, parsed record, raw text) or an `Invalid`. Problems with the file as a
+    whole raise InputError.
+    """
+    path = Path(path)
+    container = container_of(path)
+    reader = {"json": _json_array, "jsonl": _jsonl, "parquet": _parquet}[container]
+    return ("row" if container == "parquet" else "line"), _gzip_errors_located(path, reader(path, max_record_bytes))
 
 
 def read_samples(
@@ -76,10 +95,8 @@ def read_samples(
         raise InputError(path, None, "no such file")
     if path.stat().st_size == 0:
         raise InputError(path, None, "file is empty: no records")
-    container = container_of(path)
-    raw_records = {"json": _json_array, "jsonl": _jsonl, "parquet": _parquet}[container](path, max_record_bytes)
-    unit = "row" if container == "parquet" else "line"
-    first = next(raw_records, None)
+    unit, records_in_file = raw_records(path, max_record_bytes=max_record_bytes)
+    first = next(records_in_file, None)
     if first is None:
         raise InputError(path, None, "file holds no records")
     shape_format: list[FormatName] = []
@@ -99,11 +116,11 @@ def read_samples(
         return Read(sample, line)
 
     first_converted = convert(first)
-    shape = FileShape(container, shape_format[0]) if shape_format else None
+    shape = FileShape(container_of(path), shape_format[0]) if shape_format else None
 
     def rest() -> Iterator[Read | Invalid]:
         yield first_converted
-        for item in raw_records:
+        for item in records_in_file:
             yield convert(item)
 
     return shape, rest()
@@ -125,8 +142,22 @@ def _decode(path: Path, line: int, data: bytes) -> str | Invalid:
         return Invalid(InputError(path, line, message), raw=data.decode("utf-8", "backslashreplace"))
 
 
-def _jsonl(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
+def _open(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed when it is gzip."""
     with path.open("rb") as handle:
+        compressed = handle.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if compressed else path.open("rb")
+
+
+def _gzip_errors_located(path: Path, records: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from records
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise InputError(path, None, f"not a readable gzip file: {err}") from None
+
+
+def _jsonl(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
+    with _open(path) as handle:
         for line_no, data in enumerate(handle, start=1):
             if line_no == 1:
                 data = data.removeprefix(b"\xef\xbb\xbf")
@@ -146,7 +177,8 @@ def _jsonl(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
 
 
 def _json_array(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
-    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    with _open(path) as handle:
+        data = handle.read().removeprefix(b"\xef\xbb\xbf")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -109,3 +109,15 @@ def test_cli_skip_invalid_writes_rejects(tmp_path: Path) -> None:
     assert [(r["line"], r["field"]) for r in rejects] == [(2, "output"), (3, None)]
     assert rejects[1]["raw"] == "not json"
     assert "2 invalid records written" in done.stdout
+
+
+def test_gzipped_pools_are_read_and_a_corrupt_one_is_named(tmp_path: Path) -> None:
+    import gzip
+
+    good = tmp_path / "pool.jsonl.gz"
+    good.write_bytes(gzip.compress((GOOD + "\n" + GOOD.replace("1 and 1", "2 and 2") + "\n").encode()))
+    assert len(read_inputs([good], skip_invalid=False, max_record_bytes=16_000_000).samples) == 2
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(((GOOD + "\n") * 50).encode())[:40])
+    err = first_error(broken)
+    assert err.path == str(broken) and "not a readable gzip file" in err.message
