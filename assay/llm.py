@@ -129,7 +129,7 @@ class Gateway:
             value, error = parse_structured(raw, output_type)
             if value is not None:
                 return LLMResult(value, raw, None, tuple(call_ids), all_cached, *totals)
-            self._mark_invalid(attempt_ids[-1], error)
+            self.trace.mark_invalid(attempt_ids[-1], error)
             conversation = [
                 *conversation,
                 {"role": "assistant", "content": raw},
@@ -189,14 +189,6 @@ class Gateway:
             return min(err.retry_after, self.settings.backoff_max_s)
         backoff = self.settings.backoff_base_s * 2 ** (state.attempt_number - 1)
         return min(self.settings.backoff_max_s, backoff) * (0.5 + self.rng.random() / 2)
-
-    def _mark_invalid(self, call_id: int, error: str | None) -> None:
-        with self.trace.conn:
-            self.trace.conn.execute(
-                "UPDATE llm_calls SET outcome = CASE outcome WHEN 'cached' THEN 'cached' ELSE 'invalid' END, "
-                "error = ? WHERE id = ?",
-                (self.trace.redactor.text(error), call_id),
-            )
 
 
 @dataclass(frozen=True)

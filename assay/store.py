@@ -131,9 +131,7 @@ class Store:
 
     def set_status(self, ids: Sequence[str], status: Status, reason: str | None = None) -> None:
         """Change status and reason in both places (None removes the reason)."""
-        for start in range(0, len(ids), self._max_batch):
-            part = list(ids[start : start + self._max_batch])
-            self.collection.update(ids=part, metadatas=[{"status": status.value, "reason": reason}] * len(part))
+        self._update_metadata({i: {"status": status.value, "reason": reason} for i in ids})
         self.table.set_status(ids, status, reason)
 
     def set_scores(self, scores: Mapping[str, Mapping[str, float]]) -> None:

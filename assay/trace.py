@@ -153,6 +153,15 @@ class Trace:
             )
         return call_id
 
+    def mark_invalid(self, call_id: int, error: str | None) -> None:
+        """Record that a call's answer failed validation (a cached answer stays marked cached)."""
+        with self.conn:
+            self.conn.execute(
+                "UPDATE llm_calls SET outcome = CASE outcome WHEN 'cached' THEN 'cached' ELSE 'invalid' END, "
+                "error = ? WHERE id = ?",
+                (self.redactor.text(error), call_id),
+            )
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)

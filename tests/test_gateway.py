@@ -14,7 +14,7 @@ from assay.llm import Gateway, GatewaySettings, parse_structured
 from assay.llm_cache import ResponseCache
 from assay.llm_transport import FatalError, TransientError
 from assay.session import Session
-from assay.testing.scripted import ScriptedTransport
+from assay.testing.scripted import RecordedSleeps, ScriptedTransport
 from assay.trace import REDACTED
 
 GOOD = '{"score": 4, "reason": "correct and clear"}'
@@ -26,22 +26,12 @@ class Verdict(BaseModel):
     reason: str
 
 
-class Sleeps:
-    """Records the waits the gateway asks for, without waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 def make_gateway(session: Session, transport: ScriptedTransport, *, budget: BudgetLedger | None = None,
-                 cache: bool = True, sleeps: Sleeps | None = None, **settings: object) -> Gateway:
+                 cache: bool = True, sleeps: RecordedSleeps | None = None, **settings: object) -> Gateway:
     return Gateway(
         transport=transport, trace=session.trace,
         cache=ResponseCache(session.conn, session.runtime.clock, session.redactor) if cache else None,
-        budget=budget or BudgetLedger(), settings=GatewaySettings(**settings), sleep=sleeps or Sleeps(),
+        budget=budget or BudgetLedger(), settings=GatewaySettings(**settings), sleep=sleeps or RecordedSleeps(),
     )
 
 
@@ -107,7 +97,7 @@ def test_broken_answers_report_what_is_wrong() -> None:
 
 
 async def test_rate_limit_waits_for_retry_after_then_succeeds(session: Session) -> None:
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     fake = ScriptedTransport([TransientError("429 Too Many Requests", retry_after=7.0), GOOD])
     result = await ask(make_gateway(session, fake, sleeps=sleeps))
     assert result.ok
@@ -116,7 +106,7 @@ async def test_rate_limit_waits_for_retry_after_then_succeeds(session: Session) 
 
 
 async def test_timeouts_are_retried_with_growing_backoff(session: Session) -> None:
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     fake = ScriptedTransport([TransientError("Timeout"), TransientError("Timeout"), GOOD])
     result = await ask(make_gateway(session, fake, sleeps=sleeps, backoff_base_s=1.0))
     assert result.ok and len(sleeps.waits) == 2

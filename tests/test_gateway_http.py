@@ -13,6 +13,7 @@ from assay.errors import BudgetExhausted
 from assay.gateway_factory import build_gateway
 from assay.llm import GatewaySettings
 from assay.session import Session
+from assay.testing.scripted import RecordedSleeps
 from assay.testing.openai_server import OpenAIWireServer, Reply
 
 GOOD = '{"score": 4, "reason": "correct"}'
@@ -30,19 +31,11 @@ def server() -> Iterator[OpenAIWireServer]:
         yield running
 
 
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-def gateway_for(session: Session, server: OpenAIWireServer, sleeps: Sleeps | None = None, **budget: object):
+def gateway_for(session: Session, server: OpenAIWireServer, sleeps: RecordedSleeps | None = None, **budget: object):
     config = Config.model_validate({"llm": {"api_base": server.base_url, "timeout_s": 0.5, "max_attempts": 3},
                                     "budget": budget})
     gateway = build_gateway(config, session.trace, session.conn)
-    gateway.sleep = sleeps or Sleeps()
+    gateway.sleep = sleeps or RecordedSleeps()
     gateway.transport.api_key = SECRET
     return gateway
 
@@ -74,14 +67,14 @@ async def test_still_invalid_is_recorded_over_http(session: Session, server: Ope
 
 
 async def test_429_retry_after_is_honoured(session: Session, server: OpenAIWireServer) -> None:
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     server.enqueue(Reply.error(429, retry_after=3), Reply.text(GOOD))
     result = await ask(gateway_for(session, server, sleeps))
     assert result.ok and sleeps.waits == [3.0] and len(server.requests) == 2
 
 
 async def test_timeout_is_retried(session: Session, server: OpenAIWireServer) -> None:
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     server.enqueue(Reply.hang(3), Reply.text(GOOD))
     result = await ask(gateway_for(session, server, sleeps))
     assert result.ok and len(sleeps.waits) == 1

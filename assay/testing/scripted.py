@@ -45,3 +45,14 @@ class ScriptedTransport:
             return step if isinstance(step, Completion) else Completion(text=step, prompt_tokens=10, completion_tokens=5)
         finally:
             self.in_flight -= 1
+
+
+class RecordedSleeps:
+    """Stands in for asyncio.sleep: records the waits asked for, without waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        """Record one wait."""
+        self.waits.append(seconds)
