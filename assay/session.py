@@ -137,3 +137,12 @@ class Session:
     def close(self) -> None:
         """Close the DB connection."""
         self.conn.close()
+
+
+def session_for_output(out: Path, session_dir: Path | None, runtime: Runtime, config: Config) -> Session:
+    """The session an LLM command records into: the one named, else `OUT.session/` beside the output.
+
+    LLM work always has a session, so every call is traced and cached and a rerun pays nothing twice.
+    """
+    directory = session_dir or out.with_name(out.name + ".session")
+    return Session.open(directory, runtime, config, create=True)

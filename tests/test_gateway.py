@@ -14,7 +14,7 @@ from assay.llm import Gateway, GatewaySettings, parse_structured
 from assay.llm_cache import ResponseCache
 from assay.llm_transport import FatalError, TransientError
 from assay.session import Session
-from assay.testing.scripted import RecordedSleeps, ScriptedTransport
+from assay.testing.scripted import RecordedSleeps, ScriptedTransport, scripted_gateway
 from assay.trace import REDACTED
 
 GOOD = '{"score": 4, "reason": "correct and clear"}'
@@ -26,13 +26,7 @@ class Verdict(BaseModel):
     reason: str
 
 
-def make_gateway(session: Session, transport: ScriptedTransport, *, budget: BudgetLedger | None = None,
-                 cache: bool = True, sleeps: RecordedSleeps | None = None, **settings: object) -> Gateway:
-    return Gateway(
-        transport=transport, trace=session.trace,
-        cache=ResponseCache(session.conn, session.runtime.clock, session.redactor) if cache else None,
-        budget=budget or BudgetLedger(), settings=GatewaySettings(**settings), sleep=sleeps or RecordedSleeps(),
-    )
+make_gateway = scripted_gateway
 
 
 async def ask(gateway: Gateway, messages: list[dict] | None = None, **kw: object):

@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from assay.agents.base import AgentContext
+from assay.budget import BudgetLedger
+from assay.llm import Gateway, GatewaySettings
+from assay.llm_cache import ResponseCache
 from assay.llm_transport import Completion, CompletionRequest
 
 Step = str | Completion | Exception | Callable[[CompletionRequest], "str | Completion"]
@@ -56,3 +61,20 @@ class RecordedSleeps:
     async def __call__(self, seconds: float) -> None:
         """Record one wait."""
         self.waits.append(seconds)
+
+
+def scripted_gateway(session: Any, transport: ScriptedTransport, *, budget: BudgetLedger | None = None,
+                     cache: bool = True, sleeps: RecordedSleeps | None = None, **settings: Any) -> Gateway:
+    """A real gateway (trace, cache, budget) in `session` whose model is the scripted fake."""
+    return Gateway(
+        transport=transport, trace=session.trace,
+        cache=ResponseCache(session.conn, session.runtime.clock, session.redactor) if cache else None,
+        budget=budget or BudgetLedger(), settings=GatewaySettings(**settings), sleep=sleeps or RecordedSleeps(),
+    )
+
+
+def scripted_context(session: Any, script: list[Step] | None = None, *, default: Step | None = None,
+                     model: str = "fake/model", **gateway_options: Any) -> tuple[AgentContext, ScriptedTransport]:
+    """An agent context over a scripted model, and the transport (to inspect the requests)."""
+    transport = ScriptedTransport(list(script or []), default=default)
+    return AgentContext(scripted_gateway(session, transport, **gateway_options), model), transport
