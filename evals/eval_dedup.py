@@ -193,8 +193,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vector-cache", type=Path, default=Path("/tmp/assay_dedup_minilm_vectors.npz"),
                         help="embeddings of earlier runs, keyed by a hash of each text")
-    parser.add_argument("--methods", default="exact,minhash,semantic,exact+minhash+semantic",
-                        help="comma-separated runs; '+' joins methods into one run")
+    parser.add_argument("--methods", default="exact,minhash-jaccard,minhash,semantic,exact+minhash+semantic",
+                        help="comma-separated runs; '+' joins methods into one run; minhash-jaccard is "
+                             "minhash without the edited-copy rule (the Jaccard threshold alone), the baseline")
     parser.add_argument("--minhash-threshold", type=float, default=0.8)
     parser.add_argument("--semantic-threshold", type=float, default=0.95)
     parser.add_argument("--show-pool-drops", type=int, default=40, help="pool drops to print for eyeballing")
@@ -220,8 +221,11 @@ def main() -> None:
     table = []
     for methods in runs:
         started = time.perf_counter()
-        result = dedup(samples, methods, vectors if "semantic" in methods else None,
-                       minhash_threshold=args.minhash_threshold, semantic_threshold=args.semantic_threshold)
+        jaccard_only = "minhash-jaccard" in methods
+        chosen = tuple("minhash" if m == "minhash-jaccard" else m for m in methods)
+        result = dedup(samples, chosen, vectors if "semantic" in chosen else None,
+                       minhash_threshold=args.minhash_threshold, semantic_threshold=args.semantic_threshold,
+                       **({"edited": None} if jaccard_only else {}))
         seconds = time.perf_counter() - started
         figures, pool_drops = score(result, len(pool), planted)
         table.append(("+".join(methods), seconds, figures))

@@ -9,6 +9,7 @@ from assay.records import Message, Sample
 from assay.tools.dedup import (
     Dedup,
     DuplicatePair,
+    EditedCopyRule,
     dedup,
     minhash_pairs,
     normalize_text,
@@ -76,6 +77,32 @@ def test_minhash_catches_an_edited_copy_but_not_samples_sharing_a_template() -> 
     dropped = result.assessments[4]
     assert dropped.reason == f"duplicate_of:{original.id}" and dropped.detail.startswith("minhash similarity 0.")
     assert 0.8 <= dropped.scores["dup_similarity"] < 1.0
+
+
+# Eight long words changed out of 74: the Jaccard of character 3-grams falls to about 0.73.
+HEAVY_EDITS = [("Sunlight", "Daylight"), ("passes", "journeys"), ("atmosphere", "stratosphere"),
+               ("wavelengths", "frequencies"), ("molecules", "particles"), ("direction", "quarter"),
+               ("travels", "journeys"), ("remaining", "leftover")]
+ESSAY_HEAVILY_EDITED = ESSAY_A
+for _old, _new in HEAVY_EDITS:
+    ESSAY_HEAVILY_EDITED = ESSAY_HEAVILY_EDITED.replace(_old, _new)
+
+
+def test_a_heavily_edited_long_copy_is_caught_by_the_words_in_order() -> None:
+    original, edited = sample(ESSAY_Q, ESSAY_A), sample(ESSAY_Q, ESSAY_HEAVILY_EDITED)
+    assert [(p.first, p.second) for p in minhash_pairs([original, edited], edited=None)] == []
+    (pair,) = minhash_pairs([original, edited])
+    assert (pair.first, pair.second) == (0, 1) and 0.6 <= pair.similarity < 0.8
+
+
+def test_short_template_siblings_stay_apart_however_close_their_words() -> None:
+    short_a = "Is a yard an imperial or a metric measurement? A yard is imperial."
+    short_b = "Is a foot an imperial or a metric measurement? A foot is imperial."
+    rule = EditedCopyRule()
+    assert not rule.holds(short_a, short_b, similarity=0.75)  # under min_words_in_order shared words
+    assert rule.holds(ESSAY_A, ESSAY_HEAVILY_EDITED, similarity=0.7)
+    assert not rule.holds(ESSAY_A, ESSAY_HEAVILY_EDITED, similarity=0.5)  # below the floor
+    assert minhash_pairs([*TEMPLATE, sample(short_a, "yes"), sample(short_b, "yes")]) == []
 
 
 def test_minhash_seed_changes_the_sketch_not_the_verdict() -> None:

@@ -11,10 +11,19 @@ edited word breaks five of them, and only 5 % of copies with 5-15 % of their wor
 at Jaccard 0.8. Bags of words survive edits but not templates (Dolly's "Identify which
 instrument is string or percussion: X, Y" pairs reach 0.80); character 3-grams hold those at
 0.77 or less and still find 91 % of copies with 5-10 % of words edited (evals/eval_dedup.py).
+
+Copies edited more heavily fall under 0.8 too, and lowering the threshold drops template
+siblings. What separates them is length: a short template sibling ("… string or
+percussion: yard, metre") shares at most 16 words in order with its twin in Dolly, while an
+edited copy of a real sample shares dozens. So a candidate between `edited_floor` and the
+threshold also counts when `min_words_in_order` words or more match in order and they make
+up `edited_ratio` of both texts; below that length an edit is as far as a sibling and the
+pair is left alone.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import string
@@ -110,21 +119,56 @@ def jaccard(first: set[str], second: set[str]) -> float:
     return len(first & second) / len(first | second) if first or second else 1.0
 
 
-def minhash_pairs(samples: Sequence[Sample], *, threshold: float = 0.8, num_perm: int = 128,
-                  shingle_size: int = 3, seed: int = 1) -> list[DuplicatePair]:
-    """Pairs whose Jaccard similarity of character shingles reaches `threshold`.
+def shingle_fingerprint(text: str, size: int = 3) -> np.ndarray:
+    """The text's shingles as sorted unique 32-bit hashes: a twentieth of the memory of the
+    set of strings, so every sample's can be kept while LSH candidates are verified."""
+    return np.unique(np.fromiter((shingle_hash(s) for s in char_shingles(text, size)), dtype=np.uint32))
 
-    MinHash-LSH only proposes candidates; each is then verified on the shingle sets, so the
-    reported similarity is exact and LSH false positives cost time, never a wrong drop.
+
+def fingerprint_jaccard(first: np.ndarray, second: np.ndarray) -> float:
+    """Jaccard similarity of two fingerprints (exact up to 32-bit hash collisions)."""
+    shared = np.intersect1d(first, second, assume_unique=True).size
+    return shared / (first.size + second.size - shared)
+
+
+@dataclass(frozen=True)
+class EditedCopyRule:
+    """When a pair under the Jaccard threshold still counts as an edited copy (see the module doc)."""
+
+    edited_floor: float = 0.6
+    edited_ratio: float = 0.85
+    min_words_in_order: int = 20
+
+    def holds(self, first: str, second: str, similarity: float) -> bool:
+        """Whether two texts whose shingle Jaccard is `similarity` are one text, edited."""
+        if similarity < self.edited_floor:
+            return False
+        words_a, words_b = normalize_text(first).split(), normalize_text(second).split()
+        if min(len(words_a), len(words_b)) < self.min_words_in_order:
+            return False
+        matcher = difflib.SequenceMatcher(None, words_a, words_b, autojunk=False)
+        in_order = sum(block.size for block in matcher.get_matching_blocks())
+        return in_order >= self.min_words_in_order and 2 * in_order / (len(words_a) + len(words_b)) >= self.edited_ratio
+
+
+def minhash_pairs(samples: Sequence[Sample], *, threshold: float = 0.8, num_perm: int = 128,
+                  shingle_size: int = 3, seed: int = 1,
+                  edited: EditedCopyRule | None = EditedCopyRule()) -> list[DuplicatePair]:
+    """Pairs whose Jaccard similarity of character shingles reaches `threshold`, and edited copies.
+
+    MinHash-LSH only proposes candidates; each is then verified on the shingle fingerprints,
+    so the reported similarity is exact and LSH false positives cost time, never a wrong drop.
+    Candidates under `threshold` count when the `edited` rule holds (None turns it off).
     The whole conversation is compared, so a long shared context (one passage, different
     questions) can carry two distinct samples over the threshold.
     """
     from datasketch import MinHash, MinHashLSH
 
     texts = ["\n".join(m.content for m in s.messages if m.role != "system") for s in samples]
-    signatures = MinHash.bulk((list(char_shingles(t, shingle_size)) for t in texts), num_perm=num_perm, seed=seed,
-                              hashfunc=shingle_hash)
-    index = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
+    fingerprints = [shingle_fingerprint(t, shingle_size) for t in texts]
+    signatures = MinHash.bulk((f.tolist() for f in fingerprints), num_perm=num_perm, seed=seed, hashfunc=int)
+    floor = min(threshold, edited.edited_floor) if edited else threshold
+    index = MinHashLSH(threshold=floor, num_perm=num_perm, weights=LSH_WEIGHTS)
     with index.insertion_session() as session:
         for position, signature in enumerate(signatures):
             session.insert(position, signature, check_duplication=False)
@@ -133,10 +177,9 @@ def minhash_pairs(samples: Sequence[Sample], *, threshold: float = 0.8, num_perm
         later = sorted(c for c in index.query(signature) if c > position)
         if not later:
             continue
-        mine = char_shingles(texts[position], shingle_size)
         for candidate in later:
-            similarity = jaccard(mine, char_shingles(texts[candidate], shingle_size))
-            if similarity >= threshold:
+            similarity = fingerprint_jaccard(fingerprints[position], fingerprints[candidate])
+            if similarity >= threshold or (edited and edited.holds(texts[position], texts[candidate], similarity)):
                 pairs.append(DuplicatePair(position, candidate, "minhash", similarity))
     return pairs
 
@@ -253,7 +296,7 @@ def _strongest_pair_per_position(pairs: Sequence[DuplicatePair]) -> dict[tuple[i
 def dedup(samples: Sequence[Sample], methods: Sequence[str] = METHODS, vectors: np.ndarray | None = None, *,
           store: Any = None, score_key: str | None = None, minhash_threshold: float = 0.8, num_perm: int = 128,
           shingle_size: int = 3, seed: int = 1, semantic_threshold: float = 0.95,
-          neighbours: int = 10) -> DedupResult:
+          neighbours: int = 10, edited: EditedCopyRule | None = EditedCopyRule()) -> DedupResult:
     """Find duplicates among `samples` with the named methods and keep one sample per cluster.
 
     The semantic method reads `vectors` (unit rows aligned with `samples`) by block products
@@ -269,7 +312,7 @@ def dedup(samples: Sequence[Sample], methods: Sequence[str] = METHODS, vectors: 
             found = exact_pairs(samples)
         elif method == "minhash":
             found = minhash_pairs(samples, threshold=minhash_threshold, num_perm=num_perm,
-                                  shingle_size=shingle_size, seed=seed)
+                                  shingle_size=shingle_size, seed=seed, edited=edited)
         elif vectors is not None:
             if len(vectors) != len(samples):
                 raise ValueError(f"{len(vectors)} vectors for {len(samples)} samples")
