@@ -138,6 +138,76 @@ def trace(
     console.print(history_view(data) if sample else summary_view(data, opened.dir))
 
 
+@app.command()
+def expand(
+    request: Annotated[str, typer.Argument(help='What to grow, in words: "200 hard multi-step SQL debugging questions".')],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the kept samples go (.jsonl, .json or .parquet), in the seeds' format.")],
+    pool: Annotated[Optional[Path], typer.Option("--pool", help="Sample file to take the nearest seeds from (and to dedup against).")] = None,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Existing session: seeds from its store; new samples are added to it.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Samples to keep.")] = 10,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds taken from the pool or session.")] = 4,
+    depth: Annotated[int, typer.Option("--depth", min=0, help="Hops of reasoning/concrete/constraint rewrites (AIDE's K).")] = 2,
+    persona_depth: Annotated[int, typer.Option("--persona-depth", min=0, help="Hops of the persona branch.")] = 1,
+    breadth: Annotated[int, typer.Option("--breadth", min=1, help="Attributes (and personas) expanded per parent.")] = 2,
+    ops: Annotated[str, typer.Option("--ops", help="Comma-separated: reasoning, concrete, constraint, persona.")] = "reasoning,concrete,constraint,persona",
+    persona: Annotated[Optional[list[str]], typer.Option("--persona", help="Also write as this persona (repeatable).")] = None,
+    min_quality: Annotated[float, typer.Option("--min-quality", min=1, max=5, help="Judge score a sample needs (1-5).")] = 3.5,
+    min_relevance: Annotated[int, typer.Option("--min-relevance", min=1, max=10, help="Relevance to the seed (1-10) below which a candidate is repaired once, then dropped.")] = 6,
+    decontam: Annotated[Optional[list[Path]], typer.Option("--decontam", help="Benchmark files new samples must not leak: --decontam a.jsonl b.jsonl.gz …")] = None,
+    dedup: Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")] = "exact,minhash,semantic",
+    no_embed: Annotated[bool, typer.Option("--no-embed", help="No embeddings: seeds by shared words, no semantic dedup.")] = False,
+    max_calls: Annotated[Optional[int], typer.Option("--max-calls", min=0, help="Stop after this many LLM calls (writing what passed).")] = None,
+    model: ModelOpt = None,
+    dry_run: DryRunOpt = False,
+    recipe: RecipeOpt = None,
+) -> None:
+    """Grow new samples for a request (AIDE multi-hop synthesis), screen and judge them, write what passed."""
+    from assay.agents.synthesizer import SynthOptions
+    from assay.cli_render import console
+    from assay.expand_command import expand_view, run_expand
+    from assay.expansion import ExpandOptions
+
+    config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "budget.max_calls": max_calls})
+    try:
+        synth = SynthOptions(depth=depth, persona_depth=persona_depth, breadth=breadth, min_relevance=min_relevance,
+                             ops=tuple(o.strip() for o in ops.split(",") if o.strip()))
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--ops/--depth/--breadth") from None
+    options = ExpandOptions(n=n, synth=synth, min_quality=min_quality, personas=tuple(persona or ()), rubric=config.judge.rubric)
+    methods = tuple(m.strip() for m in dedup.split(",") if m.strip() and m.strip() != "none")
+    summary = run_expand(request, out, config=config, runtime=_runtime(), pool=pool, session_dir=session, options=options,
+                         n_seeds=seeds, decontam=tuple(decontam or ()), dedup=methods, embed=not no_embed, console=console)
+    console.print(expand_view(summary))
+
+
+@app.command()
+def judge(
+    path: Annotated[Path, typer.Argument(help="Sample file (any supported format); with --pairwise, records with input/output_1/output_2 or instruction/response_a/response_b.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output: every record in its own format plus an _assay object with the verdict.")],
+    pairwise: Annotated[bool, typer.Option("--pairwise", help="Compare two responses per record, in both orders (disagreement = tie).")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Also split each response into atomic claims and verify them: factuality = supported / total.")] = False,
+    references: Annotated[Optional[str], typer.Option("--references", help="With --verify: a Chroma folder (or server URL) of reference passages, built with all-MiniLM-L6-v2.")] = None,
+    collection: Annotated[Optional[str], typer.Option("--collection", help="The collection in --references (default: its only one).")] = None,
+    model: ModelOpt = None,
+    dry_run: DryRunOpt = False,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Record calls and decisions here (default: OUT.session/).")] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-j", help="Model calls in flight at once (default 8).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Judge only the first N records.", min=1)] = None,
+    recipe: RecipeOpt = None,
+) -> None:
+    """Judge samples with the LLM judge: rubric scores, issues and a rationale, or pairwise preferences."""
+    from assay.cli_render import console, progress_bar
+    from assay.judge_command import VerifyOptions, run_judge
+    from assay.judge_view import judge_view
+
+    config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "llm.concurrency": concurrency})
+    checks = VerifyOptions(references, collection) if verify or references else None
+    with progress_bar() as progress:
+        report = run_judge(path, out, config=config, runtime=_runtime(), session_dir=session, pairwise=pairwise,
+                           limit=limit, progress=progress, verify=checks)
+    console.print(judge_view(report))
+
+
 @models_app.command("check")
 def models_check(
     model: ModelOpt = None,

@@ -54,14 +54,17 @@ class PromptTemplate:
         return f"{self.name}@{hashlib.sha256(self.source.encode()).hexdigest()[:10]}"
 
     def render(self, **variables: Any) -> list[dict[str, str]]:
-        """The chat messages for these variables; a missing variable raises jinja2.UndefinedError."""
-        text = _ENV.from_string(self.source).render(**variables)
-        parts = ROLE_LINE.split(text)
+        """The chat messages for these variables; a missing variable raises jinja2.UndefinedError.
+
+        The template is split into its role sections before rendering, so sample text that
+        holds a `[[system]]` line stays inside its message and cannot open a new one.
+        """
+        parts = ROLE_LINE.split(self.source)
         if parts[0].strip():
             raise ValueError(f"prompt {self.name}: text before the first [[role]] line")
         messages = [
-            {"role": role, "content": content.strip()}
-            for role, content in zip(parts[1::2], parts[2::2], strict=True)
+            {"role": role, "content": _ENV.from_string(section).render(**variables).strip()}
+            for role, section in zip(parts[1::2], parts[2::2], strict=True)
         ]
         if not messages:
             raise ValueError(f"prompt {self.name}: no [[system]]/[[user]] sections")

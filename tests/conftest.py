@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -56,7 +57,8 @@ def fixed_runtime(env: dict[str, str] | None = None) -> Runtime:
     return Runtime(
         clock=lambda: start + timedelta(seconds=next(ticks)),
         new_id=lambda: f"test{next(ids):04d}",
-        env=env if env is not None else {"ASSAY_HOME": "/nonexistent"},
+        # The autouse fixture points ASSAY_HOME at a scratch folder for every test.
+        env=env if env is not None else {"ASSAY_HOME": os.environ["ASSAY_HOME"]},
     )
 
 
