@@ -243,6 +243,33 @@ def expand_greedy_option(argv: list[str], option: str) -> list[str]:
     return expanded
 
 
+@app.command()
+def select(
+    path: Annotated[Path, typer.Argument(help="Scored file from `assay score` (or `assay judge`); an unscored file is taken whole.")],
+    n: Annotated[int, typer.Option("--n", "-n", help="How many samples to select.", min=1)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Selected records, in rank order and the input's format, _assay.status = selected.")],
+    method: Annotated[str, typer.Option("--method", help="mig | deita | kcenter | random.")] = "mig",
+    score_name: Annotated[Optional[str], typer.Option("--score", help="Quality score to use (default: judge_overall when present, else none).")] = None,
+    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Quality floor: never select below it.")] = None,
+    quota: Annotated[Optional[list[str]], typer.Option("--quota", help="cluster=K or tag=K: at most K per cluster / tag (repeatable).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for random and k-center.")] = 0,
+    deita_threshold: Annotated[float, typer.Option("--deita-threshold", help="DEITA: largest cosine allowed to an earlier pick.")] = 0.9,
+    label_threshold: Annotated[float, typer.Option("--label-threshold", help="MIG: cosine at which two tags are linked.")] = 0.9,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Read sample embeddings from this session's store.")] = None,
+) -> None:
+    """Select the best N samples: MIG, DEITA, k-center greedy or random, under a floor and quotas."""
+    from assay.cli_render import console, progress_bar
+    from assay.select_command import SelectOptions, embed_with_progress, parse_quotas, run_select, select_view, session_vector_reader
+
+    quotas = parse_quotas(quota or [])
+    options = SelectOptions(n=n, method=method, score=score_name, min_score=min_score, max_per_cluster=quotas.get("cluster"),
+                            max_per_tag=quotas.get("tag"), seed=seed, deita_threshold=deita_threshold, label_threshold=label_threshold)
+    reader = session_vector_reader(session, _runtime()) if session else None
+    with progress_bar() as progress:
+        report = run_select(path, out, options, embed=embed_with_progress(progress), session_vectors=reader)
+    console.print(select_view(report))
+
+
 def main() -> None:
     """Entry point: user-fixable errors print one line and exit 2, never a traceback."""
     from assay.errors import AssayError
