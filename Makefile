@@ -21,8 +21,7 @@ install: $(STAMP)
 
 demo: install
 	rm -rf $(DEMO)
-	$(BIN)/assay ingest examples/pool.jsonl --session $(DEMO)
-	$(BIN)/assay models check --session $(DEMO)
+	$(BIN)/assay run examples/quickstart.jsonl --out $(DEMO) --target-size 8 --max-rounds 1
 	$(BIN)/assay trace $(DEMO)
 
 test: install

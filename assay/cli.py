@@ -270,6 +270,94 @@ def select(
     console.print(select_view(report))
 
 
+@app.command()
+def run(
+    paths: Annotated[list[Path], typer.Argument(help="Sample files: Alpaca JSON/JSONL, ShareGPT, OpenAI messages JSONL, Parquet.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Session folder (new): the trace, curated.jsonl, rejected.jsonl, lineage.jsonl, report.html.")],
+    recipe: RecipeOpt = None,
+    target_size: Annotated[Optional[int], typer.Option("--target-size", min=1, help="Samples in the curated dataset.")] = None,
+    min_quality: Annotated[Optional[float], typer.Option("--min-quality", min=1, max=5, help="Mean judge score (1-5) the dataset must reach.")] = None,
+    quality_floor: Annotated[Optional[float], typer.Option("--quality-floor", min=1, max=5, help="No curated sample scores below this.")] = None,
+    model: ModelOpt = None,
+    budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", min=0, help="Stop when this much is spent.")] = None,
+    max_calls: Annotated[Optional[int], typer.Option("--max-calls", min=0, help="Stop after this many LLM calls.")] = None,
+    max_rounds: Annotated[Optional[int], typer.Option("--max-rounds", min=1, help="Rounds of repair/expand at most (default 5).")] = None,
+    review_mode: Annotated[bool, typer.Option("--review", help="Pause before repairs, expansions and the export for `assay review`.")] = False,
+    judge_sample: Annotated[Optional[int], typer.Option("--judge-sample", min=1, help="Judge K per cluster by LLM, the rest by a classifier trained on those verdicts.")] = None,
+    planner: Annotated[str, typer.Option("--planner", help="policy (deterministic) or llm.")] = "policy",
+    select_method: Annotated[str, typer.Option("--select", help="Selector for the final size: mig, deita, kcenter, random.")] = "deita",
+    decontam: Annotated[Optional[list[Path]], typer.Option("--decontam", help="Benchmark files to decontaminate against.")] = None,
+    dedup: Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")] = "exact,minhash",
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Keep going past invalid records.")] = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Curate a pool until the targets are met: screen, judge, repair, expand, select, export."""
+    from assay.cli_render import console, progress_bar
+    from assay.graphs.deps import RunOptions
+    from assay.ingest import read_inputs
+    from assay.run_command import start_run
+    from assay.run_display import RunDisplay, outcome_view
+
+    config = _config(recipe, **{
+        "models.default": model, "dry_run": dry_run or None, "targets.size": target_size,
+        "targets.min_mean_quality": min_quality, "targets.quality_floor": quality_floor,
+        "budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds,
+    })
+    try:
+        options = RunOptions(inputs=[str(p.resolve()) for p in paths], skip_invalid=skip_invalid, review=review_mode,
+                             judge_sample=judge_sample, planner=planner, selection=select_method,
+                             decontam=[str(p.resolve()) for p in decontam or ()],
+                             dedup=[m.strip() for m in dedup.split(",") if m.strip() and m.strip() != "none"])
+    except ValueError as err:
+        raise typer.BadParameter(str(err).splitlines()[-1]) from None
+    with console.status("reading and validating…"):
+        read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
+    with progress_bar() as progress:
+        outcome = start_run(out, config=config, runtime=_runtime(), options=options, emit=RunDisplay(console, progress))
+    console.print(outcome_view(outcome))
+
+
+@app.command()
+def resume(
+    session: Annotated[Path, typer.Argument(help="Session folder made by `assay run`.")],
+    budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", min=0, help="Raise the spending limit.")] = None,
+    max_calls: Annotated[Optional[int], typer.Option("--max-calls", min=0, help="Raise the call limit.")] = None,
+    max_rounds: Annotated[Optional[int], typer.Option("--max-rounds", min=1, help="Raise the round limit.")] = None,
+) -> None:
+    """Continue a stopped, killed or paused session from its last checkpoint; paid calls come from the cache."""
+    from assay.cli_render import console, progress_bar
+    from assay.run_command import resume_run
+    from assay.run_display import RunDisplay, outcome_view
+
+    overrides = {"budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds}
+    with progress_bar() as progress:
+        outcome = resume_run(session, runtime=_runtime(), overrides=overrides, emit=RunDisplay(console, progress))
+    console.print(outcome_view(outcome))
+
+
+@app.command()
+def review(
+    session: Annotated[Path, typer.Argument(help="Session folder of a `--review` run.")],
+    approve: Annotated[Optional[list[int]], typer.Option("--approve", help="Approve these item ids (repeatable).")] = None,
+    reject: Annotated[Optional[list[int]], typer.Option("--reject", help="Reject these item ids (repeatable).")] = None,
+    approve_all: Annotated[bool, typer.Option("--approve-all", help="Approve every pending item.")] = False,
+    reject_all: Annotated[bool, typer.Option("--reject-all", help="Reject every pending item.")] = False,
+    note: Annotated[Optional[str], typer.Option("--note", help="Why (kept with the decision).")] = None,
+) -> None:
+    """List pending review items, or approve / reject them; then `assay resume` continues."""
+    from assay.cli_render import console
+    from assay.review_command import pending_table, reviewer_name
+    from assay.review_command import review as run_review
+
+    left, changed = run_review(session, _runtime(), approve=approve or [], reject=reject or [], approve_all=approve_all,
+                               reject_all=reject_all, note=note, by=reviewer_name())
+    if any(changed.values()):
+        console.print(f"approved {changed['approved']}, rejected {changed['rejected']}")
+    console.print(pending_table(left))
+    if not left:
+        console.print(f"nothing pending: continue with `assay resume {session}`")
+
+
 def main() -> None:
     """Entry point: user-fixable errors print one line and exit 2, never a traceback."""
     from assay.errors import AssayError

@@ -1,0 +1,69 @@
+"""`assay review DIR`: list a session's pending proposals and approve or reject them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.table import Table
+
+from assay.errors import AssayError
+from assay.proposals import Proposal, decide, proposals
+from assay.session import Runtime, Session
+
+
+def review(directory: Path, runtime: Runtime, *, approve: Sequence[int], reject: Sequence[int], approve_all: bool,
+           reject_all: bool, note: str | None, by: str) -> tuple[list[Proposal], dict[str, int]]:
+    """Apply the decisions asked for; returns the items still pending and how many changed."""
+    if approve_all and reject_all:
+        raise AssayError("choose --approve-all or --reject-all, not both")
+    session = Session.open_read_only(directory, runtime)
+    config = session.config
+    session.close()
+    opened = Session.open(directory, runtime, config, create=False)
+    try:
+        pending = proposals(opened.conn, status="pending")
+        known = {p.id for p in pending}
+        unknown = sorted((set(approve) | set(reject)) - known)
+        if unknown:
+            raise AssayError(f"no pending review items with ids {unknown}; pending: {sorted(known) or 'none'}")
+        clash = sorted(set(approve) & set(reject))
+        if clash:
+            raise AssayError(f"items {clash} are both approved and rejected")
+        approve_ids = sorted(known) if approve_all else list(approve)
+        reject_ids = sorted(known) if reject_all else list(reject)
+        changed = {
+            "approved": decide(opened.conn, runtime.clock, approve_ids, "approved", by=by, note=note),
+            "rejected": decide(opened.conn, runtime.clock, reject_ids, "rejected", by=by, note=note),
+        }
+        by_id = {p.id: p for p in pending}
+        for verdict, ids in (("approved", approve_ids), ("rejected", reject_ids)):
+            for item in ids:
+                proposal = by_id[item]
+                opened.trace.decision(proposal.sample_id or proposal.parent_id, "review", f"item_{verdict}",
+                                      reason=f"review item {item} ({proposal.kind}) {verdict} by {by}"
+                                      + (f": {note}" if note else ""), round=proposal.round)
+        return proposals(opened.conn, status="pending"), changed
+    finally:
+        opened.close()
+
+
+def reviewer_name() -> str:
+    """Who is deciding: the login name, or "cli" where the container has none."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def pending_table(items: Sequence[Proposal]) -> Table:
+    """The pending items, one row each."""
+    table = Table(title=f"{len(items)} pending review item{'s' if len(items) != 1 else ''}")
+    for column in ("id", "round", "kind", "sample", "from", "summary"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(str(item.id), str(item.round if item.round is not None else "-"), item.kind,
+                      item.sample_id or "-", item.parent_id or "-", item.summary)
+    return table

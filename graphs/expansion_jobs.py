@@ -1,0 +1,79 @@
+"""The expansion step of a round: turn the plan's clusters or topics into synthesizer runs.
+
+A cluster is grown from its best samples (the seeds), under a request asking for more of
+what they share; a topic from the pool's nearest samples to the topic phrase. Each kept
+sample becomes a proposal with its judge score; `apply` brings the approved ones in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assay.graphs.deps import CurationDeps
+from assay.graphs.state import Plan
+from assay.judgements import latest_judgements
+from assay.proposals import propose, sample_payload
+from assay.records import Sample, Status
+
+SEEDS_PER_JOB = 4
+
+
+def expansion_jobs(session: Any, plan: Plan) -> list[tuple[str, list[Sample], int]]:
+    """(request, seeds, n) per cluster or topic of the plan; n split evenly, at least 1 each."""
+    targets: list[tuple[str, list[Sample]]] = []
+    if plan.topics:
+        store = session.store
+        for topic in plan.topics:
+            hits = [h.id for h in store.query_text(topic, SEEDS_PER_JOB, where={"status": Status.ACTIVE.value})]
+            targets.append((f"New instruction-response samples about: {topic}", session.samples.get(hits)))
+    else:
+        active = list(session.samples.iter(status=Status.ACTIVE))
+        quality = {i: v.overall for i, v in latest_judgements(session.conn, [s.id for s in active]).items() if v.ok}
+        for cluster in plan.clusters:
+            members = [s for s in active if str(cluster) in s.tags.get("cluster", [])]
+            members.sort(key=lambda s: (-(quality.get(s.id) or 0.0), s.id))
+            seeds = members[:SEEDS_PER_JOB]
+            if not seeds:
+                continue
+            example = seeds[0].instruction.splitlines()[0][:160]
+            targets.append((f"More instruction-response samples on the same tasks as these seeds, e.g. \"{example}\"",
+                            seeds))
+    if not targets:
+        return []
+    share, extra = divmod(max(plan.n, len(targets)), len(targets))
+    return [(request, seeds, share + (i < extra)) for i, (request, seeds) in enumerate(targets)]
+
+
+async def run_expansion(deps: CurationDeps, plan: Plan, round: int) -> tuple[dict[str, Any], str | None]:
+    """Run the synthesizer for each job of the plan; returns a summary and the budget message."""
+    from assay.agents.synthesizer import SynthOptions
+    from assay.expansion import ExpandOptions, ExpansionAgents, expand
+    from assay.expansion_screen import CandidateScreen
+
+    session, options = deps.session, deps.options
+    agents = ExpansionAgents(deps.agent("synthesizer", round), deps.agent("decomposer", round), deps.agent("judge", round))
+    pool = list(session.samples.iter(status=Status.ACTIVE))
+    screen = CandidateScreen(pool, dedup_methods=[m for m in options.dedup if m != "semantic"],
+                             decontam=[Path(p) for p in options.decontam], seed=session.config.llm.seed)
+    fmt = session.meta("input_format", "alpaca")
+    summary: dict[str, Any] = {"jobs": [], "kept": 0, "rejected": 0}
+    jobs = expansion_jobs(session, plan)
+    deps.emit("stage", {"name": "expand", "total": sum(n for _, _, n in jobs)})
+    for request, seeds, n in jobs:
+        expand_options = ExpandOptions(n=n, min_quality=options.min_synth_quality, rubric=session.config.judge.rubric,
+                                       synth=SynthOptions(depth=options.expand_depth))
+        report = await expand(agents, request, seeds, screen, session.trace, expand_options, fmt=fmt)
+        for kept in report.kept:
+            propose(session.conn, session.runtime.clock, round=round, kind="expand", sample_id=kept.sample.id,
+                    parent_id=kept.seed_id, auto_approve=not options.review,
+                    summary=f"{kept.op} hop {kept.hop} from {kept.seed_id} on {kept.topic}",
+                    payload=sample_payload(kept.sample, judge_overall=kept.judge_overall, topic=kept.topic,
+                                           attributes=list(kept.attributes), relevance=kept.relevance))
+        deps.emit("advance", {"name": "expand", "n": n})
+        summary["jobs"].append(report.summary())
+        summary["kept"] += len(report.kept)
+        summary["rejected"] += len(report.rejected)
+        if report.stopped.startswith("budget spent"):
+            return summary, report.stopped
+    return summary, None

@@ -1,0 +1,215 @@
+"""Nodes that change the pool: plan, repair, expand, the review gate, and apply.
+
+Repairs and expansions become proposals first (assay/proposals.py); `apply` moves the
+approved ones into the pool. In review mode the gate between them interrupts the graph
+until every proposal of the round is decided.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langgraph.types import interrupt
+
+from assay.graphs.deps import CurationDeps
+from assay.graphs.measure import measure
+from assay.graphs.planner import PlanningInput, made_progress, policy_plan
+from assay.graphs.state import CurationState, Plan, RoundRecord
+from assay.judgements import latest_judgements
+from assay.proposals import propose, proposals, sample_payload
+from assay.records import Status
+
+FIXABLE = {"wrong_answer", "incomplete", "truncated", "ambiguous_instruction", "spurious_cue", "format"}
+DEFAULT_REPAIR_BELOW = 3.0
+
+
+def repairable(session: Any, threshold: float) -> list[str]:
+    """Active samples scored under `threshold` with an issue a rewrite can fix, never repaired before; worst first."""
+    tried = {r[0] for r in session.conn.execute("SELECT DISTINCT sample_id FROM decisions WHERE agent = 'rewriter'")}
+    active = {s.id for s in session.samples.iter(status=Status.ACTIVE)}
+    verdicts = latest_judgements(session.conn, active)
+    found = [(v.overall, i) for i, v in verdicts.items()
+             if v.ok and v.overall < threshold and i not in tried and any(x.get("type") in FIXABLE for x in v.issues)]
+    return [i for _, i in sorted(found)]
+
+
+def make_plan(deps: CurationDeps):  # noqa: ANN201 - a LangGraph node
+    """Stop, or choose the next round's action."""
+
+    async def plan(state: CurationState) -> dict[str, Any]:
+        session, options = deps.session, deps.options
+        config = session.config
+        found = measure(session, config.targets, cluster_min=options.cluster_min,
+                        contamination_checked=bool(options.decontam))
+        stop = _stop(state, found, config.budget.max_rounds)
+        if stop is not None:
+            reason, message = stop
+            chosen = Plan(action="finish", rationale=message)
+            _record_round(deps, state.round + 1, chosen, found.metrics)
+            return {"plan": chosen, "stop_reason": reason, "stop_message": message}
+        targets = config.targets
+        threshold = targets.quality_floor or targets.min_mean_quality or DEFAULT_REPAIR_BELOW
+        given = PlanningInput(found, state.history, repairable(session, threshold), options.repair_batch,
+                              options.expand_batch, options.cluster_min, targets.size)
+        chosen = policy_plan(given)
+        if options.planner == "llm":
+            from assay.agents.planner import llm_plan
+
+            chosen = await llm_plan(deps.agent("planner", state.round + 1), given, fallback=chosen)
+        next_round = state.round + 1
+        _record_round(deps, next_round, chosen, found.metrics)
+        update: dict[str, Any] = {"plan": chosen}
+        if chosen.action == "finish":
+            met = found.all_met
+            update.update(stop_reason="targets_met" if met else "nothing_to_do", stop_message=chosen.rationale)
+        else:
+            update.update(round=next_round, proposed_ids=[],
+                          history=[RoundRecord(round=next_round, action=chosen.action, rationale=chosen.rationale,
+                                               metrics=found.metrics)])
+        deps.emit("plan", {"round": next_round, "action": chosen.action, "rationale": chosen.rationale})
+        return update
+
+    return plan
+
+
+def _stop(state: CurationState, found: Any, max_rounds: int) -> tuple[str, str] | None:
+    """(reason, message) when the loop must stop before planning another round."""
+    if state.stop_reason is not None:
+        return state.stop_reason, state.stop_message or state.stop_reason
+    if found.all_met:
+        return "targets_met", "every target is met"
+    if state.round >= max_rounds:
+        return "max_rounds", f"stopped after {state.round} rounds (max_rounds = {max_rounds})"
+    if not made_progress(state.history, found.metrics):
+        return "no_progress", "no target metric improved over the last two rounds"
+    return None
+
+
+def _record_round(deps: CurationDeps, round: int, plan: Plan, metrics: dict[str, Any]) -> None:
+    session = deps.session
+    with session.conn:
+        session.conn.execute(
+            "INSERT OR REPLACE INTO rounds (round, action, rationale, planner, metrics, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (round, plan.action, plan.rationale, plan.planner, json.dumps(metrics), session.runtime.clock().isoformat()),
+        )
+    session.trace.event("plan", f"round {round}: {plan.action}: {plan.rationale}", plan.model_dump(), round=round)
+
+
+def _record_outcome(deps: CurationDeps, round: int, *, finished: bool = False, **outcome: Any) -> None:
+    """Merge what a step of the round did into its `rounds` row (and close the round)."""
+    session = deps.session
+    row = session.conn.execute("SELECT outcome FROM rounds WHERE round = ?", (round,)).fetchone()
+    merged = {**(json.loads(row["outcome"]) if row else {}), **outcome}
+    with session.conn:
+        session.conn.execute("UPDATE rounds SET outcome = ?, finished_at = COALESCE(?, finished_at) WHERE round = ?",
+                             (json.dumps(merged), session.runtime.clock().isoformat() if finished else None, round))
+
+
+def make_repair(deps: CurationDeps):  # noqa: ANN201
+    """Rewrite the planned samples; rewrites the pairwise judge prefers become proposals."""
+
+    async def repair_node(state: CurationState) -> dict[str, Any]:
+        from assay.agents.judge import Issue
+        from assay.agents.rewriter import repair
+        from assay.judge_command import run_chunked
+
+        session, plan = deps.session, state.plan
+        verdicts = latest_judgements(session.conn, plan.sample_ids)
+        samples = session.samples.get(plan.sample_ids)
+        rewriter, judge = deps.agent("rewriter", state.round), deps.agent("judge", state.round)
+        deps.emit("stage", {"name": "repair", "total": len(samples)})
+
+        async def one(sample: Any) -> Any:
+            issues = [Issue(**i) for i in verdicts[sample.id].issues if i.get("type") in FIXABLE]
+            return await repair(rewriter, judge, sample, issues, round=state.round)
+
+        outcomes, spent = await run_chunked(samples, one, 16, lambda: deps.emit("advance", {"name": "repair", "n": 1}))
+        accepted = [o for o in outcomes if o is not None and o.accepted]
+        for outcome in accepted:
+            new = outcome.rewritten
+            propose(session.conn, session.runtime.clock, round=state.round, kind="repair", sample_id=new.id,
+                    parent_id=outcome.original.id, auto_approve=not deps.options.review,
+                    summary=f"rewrite of {outcome.original.id}: {outcome.reason}",
+                    payload=sample_payload(new, changes=list(outcome.rewrite.changes) if outcome.rewrite else []))
+        outcome_counts = {"attempted": sum(o is not None for o in outcomes), "accepted": len(accepted)}
+        _record_outcome(deps, state.round, repair=outcome_counts)
+        deps.emit("repaired", outcome_counts)
+        return {"stop_reason": "budget_spent", "stop_message": spent} if spent else {}
+
+    return repair_node
+
+
+def make_expand(deps: CurationDeps):  # noqa: ANN201
+    """Grow under-covered clusters or topics with the synthesizer; what passes becomes proposals."""
+
+    async def expand_node(state: CurationState) -> dict[str, Any]:
+        from assay.graphs.expansion_jobs import run_expansion
+
+        report, spent = await run_expansion(deps, state.plan, state.round)
+        _record_outcome(deps, state.round, expand={"kept": report["kept"], "rejected": report["rejected"]})
+        deps.emit("expanded", report)
+        return {"stop_reason": "budget_spent", "stop_message": spent} if spent else {}
+
+    return expand_node
+
+
+def make_review_gate(deps: CurationDeps):  # noqa: ANN201
+    """In review mode, wait (interrupt) until every proposal of this round is decided."""
+
+    async def review_gate(state: CurationState) -> dict[str, Any]:
+        if not deps.options.review:
+            return {}
+        session = deps.session
+        while pending := proposals(session.conn, round=state.round, status="pending"):
+            interrupt({"round": state.round, "pending": len(pending),
+                       "message": f"{len(pending)} proposals wait for review: assay review {session.dir}"})
+        return {}
+
+    return review_gate
+
+
+def make_apply(deps: CurationDeps):  # noqa: ANN201
+    """Move approved proposals into the pool; rejected ones are traced and left out."""
+
+    async def apply(state: CurationState) -> dict[str, Any]:
+        from assay.graphs.clusters import nearest_clusters
+        from assay.judgements import Judgement
+        from assay.judging import record_verdicts
+
+        session = deps.session
+        store = session.store
+        repairs, expansions = [], []
+        for item in proposals(session.conn, round=state.round):
+            if item.kind == "export":
+                continue
+            if item.status == "rejected":
+                session.trace.decision(item.parent_id or item.sample_id, "review", f"{item.kind}_rejected",
+                                       reason=item.note or f"rejected by {item.decided_by}", round=state.round)
+                continue
+            if item.status != "approved":
+                continue
+            sample = item.sample()
+            if sample.id in session.samples.known([sample.id]):
+                continue  # applied before a crash
+            store.add([sample], round=state.round)
+            if item.kind == "repair":
+                store.set_status([item.parent_id], Status.DROPPED, f"replaced_by:{sample.id}")
+                repairs.append(sample.id)
+            else:
+                expansions.append(sample)
+                overall = item.payload.get("judge_overall")
+                if overall is not None:
+                    record_verdicts(session, [Judgement(sample.id, "llm", float(overall), round=state.round)],
+                                    state.round)
+            by = "curation" if item.decided_by == "auto" else "review"
+            session.trace.decision(sample.id, by, f"{item.kind}_applied", reason=item.summary, round=state.round)
+        labels = nearest_clusters(session, expansions)
+        if labels:
+            store.set_tags({i: {"cluster": [str(c)]} for i, c in labels.items()})
+        applied = {"repairs": len(repairs), "expansions": len(expansions)}
+        _record_outcome(deps, state.round, finished=True, applied=applied)
+        deps.emit("applied", applied)
+        return {"proposed_ids": repairs}
+
+    return apply
