@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo-session
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install browser demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,15 @@ demo: install
 	$(BIN)/assay run examples/quickstart.jsonl --out $(DEMO) --target-size 8 --max-rounds 1
 	$(BIN)/assay trace $(DEMO)
 
-test: install
+# Debian's chromium drives the browser tests (report and viewer); as root it is installed here,
+# otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found and not root: the browser tests will be skipped"; fi; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 test-fast: install

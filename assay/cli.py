@@ -122,20 +122,40 @@ def sessions() -> None:
 @app.command()
 def trace(
     session: Annotated[Path, typer.Argument(help="Session folder.")],
-    sample: Annotated[Optional[str], typer.Option("--sample", help="Show this sample's lineage, decisions and LLM calls (id or unique prefix).")] = None,
+    sample: Annotated[Optional[str], typer.Option("--sample", help="Show this sample's lineage tree with every decision and the LLM calls behind it (id or unique prefix).")] = None,
+    round_: Annotated[Optional[int], typer.Option("--round", help="Decisions of this round (0 = ingest and screening), with the round's plan.")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Decisions by this agent or tool: judge, rewriter, synthesizer, dedup, review …")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Decisions with this reason code (duplicate_of matches duplicate_of:<id>), and the samples that carry it.")] = None,
+    grep: Annotated[Optional[str], typer.Option("--grep", help="Decisions whose reason, action or sample text contains TEXT.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Decisions shown at most.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Summarise a session's trace, or follow one sample through it."""
-    from assay import trace_view
-    from assay.cli_render import console, history_view, summary_view
-    from assay.session import Session
+    """Summarise a session's trace by round, search its decisions, or follow one sample through it."""
+    from assay.cli_render import console
+    from assay.trace_command import trace_report, trace_views
 
-    opened = Session.open_read_only(session, _runtime())
-    data = trace_view.sample_history(opened.conn, sample) if sample else trace_view.summary(opened.conn)
+    kind, data = trace_report(session, _runtime(), sample=sample, round=round_, agent=agent, reason=reason, grep=grep,
+                              limit=limit)
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
         return
-    console.print(history_view(data) if sample else summary_view(data, opened.dir))
+    console.print(trace_views(kind, data, session.expanduser().resolve()))
+
+
+@app.command()
+def ui(
+    session: Annotated[Path, typer.Argument(help="Session folder.")],
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on (0: any free one).")] = 8484,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but 127.0.0.1 / localhost needs --token.")] = "127.0.0.1",
+    token: Annotated[Optional[str], typer.Option("--token", envvar="ASSAY_UI_TOKEN", help="Require this token on every request (Authorization: Bearer, or ?token= once).")] = None,
+) -> None:
+    """Open a local web viewer: the timeline by round, a sample browser, lineage and rewrite diffs, LLM calls, review."""
+    import getpass
+
+    from assay.ui.server import serve
+
+    serve(session, _runtime(), host=host, port=port, token=token, reviewer=getpass.getuser(),
+          announce=lambda url: typer.echo(f"assay viewer on {url} (Ctrl-C to stop)"))
 
 
 @app.command()
@@ -244,33 +264,6 @@ def expand_greedy_option(argv: list[str], option: str) -> list[str]:
 
 
 @app.command()
-def select(
-    path: Annotated[Path, typer.Argument(help="Scored file from `assay score` (or `assay judge`); an unscored file is taken whole.")],
-    n: Annotated[int, typer.Option("--n", "-n", help="How many samples to select.", min=1)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Selected records, in rank order and the input's format, _assay.status = selected.")],
-    method: Annotated[str, typer.Option("--method", help="mig | deita | kcenter | random.")] = "mig",
-    score_name: Annotated[Optional[str], typer.Option("--score", help="Quality score to use (default: judge_overall when present, else none).")] = None,
-    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Quality floor: never select below it.")] = None,
-    quota: Annotated[Optional[list[str]], typer.Option("--quota", help="cluster=K or tag=K: at most K per cluster / tag (repeatable).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for random and k-center.")] = 0,
-    deita_threshold: Annotated[float, typer.Option("--deita-threshold", help="DEITA: largest cosine allowed to an earlier pick.")] = 0.9,
-    label_threshold: Annotated[float, typer.Option("--label-threshold", help="MIG: cosine at which two tags are linked.")] = 0.9,
-    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Read sample embeddings from this session's store.")] = None,
-) -> None:
-    """Select the best N samples: MIG, DEITA, k-center greedy or random, under a floor and quotas."""
-    from assay.cli_render import console, progress_bar
-    from assay.select_command import SelectOptions, embed_with_progress, parse_quotas, run_select, select_view, session_vector_reader
-
-    quotas = parse_quotas(quota or [])
-    options = SelectOptions(n=n, method=method, score=score_name, min_score=min_score, max_per_cluster=quotas.get("cluster"),
-                            max_per_tag=quotas.get("tag"), seed=seed, deita_threshold=deita_threshold, label_threshold=label_threshold)
-    reader = session_vector_reader(session, _runtime()) if session else None
-    with progress_bar() as progress:
-        report = run_select(path, out, options, embed=embed_with_progress(progress), session_vectors=reader)
-    console.print(select_view(report))
-
-
-@app.command()
 def run(
     paths: Annotated[list[Path], typer.Argument(help="Sample files: Alpaca JSON/JSONL, ShareGPT, OpenAI messages JSONL, Parquet.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Session folder (new): the trace, curated.jsonl, rejected.jsonl, lineage.jsonl, report.html.")],
@@ -356,6 +349,33 @@ def review(
     console.print(pending_table(left))
     if not left:
         console.print(f"nothing pending: continue with `assay resume {session}`")
+
+
+@app.command()
+def select(
+    path: Annotated[Path, typer.Argument(help="Scored file from `assay score` (or `assay judge`); an unscored file is taken whole.")],
+    n: Annotated[int, typer.Option("--n", "-n", help="How many samples to select.", min=1)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Selected records, in rank order and the input's format, _assay.status = selected.")],
+    method: Annotated[str, typer.Option("--method", help="mig | deita | kcenter | random.")] = "mig",
+    score_name: Annotated[Optional[str], typer.Option("--score", help="Quality score to use (default: judge_overall when present, else none).")] = None,
+    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Quality floor: never select below it.")] = None,
+    quota: Annotated[Optional[list[str]], typer.Option("--quota", help="cluster=K or tag=K: at most K per cluster / tag (repeatable).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for random and k-center.")] = 0,
+    deita_threshold: Annotated[float, typer.Option("--deita-threshold", help="DEITA: largest cosine allowed to an earlier pick.")] = 0.9,
+    label_threshold: Annotated[float, typer.Option("--label-threshold", help="MIG: cosine at which two tags are linked.")] = 0.9,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Read sample embeddings from this session's store.")] = None,
+) -> None:
+    """Select the best N samples: MIG, DEITA, k-center greedy or random, under a floor and quotas."""
+    from assay.cli_render import console, progress_bar
+    from assay.select_command import SelectOptions, embed_with_progress, parse_quotas, run_select, select_view, session_vector_reader
+
+    quotas = parse_quotas(quota or [])
+    options = SelectOptions(n=n, method=method, score=score_name, min_score=min_score, max_per_cluster=quotas.get("cluster"),
+                            max_per_tag=quotas.get("tag"), seed=seed, deita_threshold=deita_threshold, label_threshold=label_threshold)
+    reader = session_vector_reader(session, _runtime()) if session else None
+    with progress_bar() as progress:
+        report = run_select(path, out, options, embed=embed_with_progress(progress), session_vectors=reader)
+    console.print(select_view(report))
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -62,69 +61,6 @@ def sessions_table(runtime: Runtime) -> Table:
         conn.close()
         table.add_row(str(folder), json.loads(created[0])[:19] if created else "-", str(samples), str(calls or 0), f"{cost:.4f}")
     return table
-
-
-def summary_view(data: dict[str, Any], directory: Path) -> Group:
-    """The session summary: statuses, decisions, LLM spend, events."""
-    meta = data["session"]
-    title = f"session {meta.get('session_id', '?')} · {directory}" + (" · DRY RUN" if meta.get("dry_run") else "")
-    statuses = Table(title="samples by status")
-    for column in ("status", "reason", "count"):
-        statuses.add_column(column, justify="right" if column == "count" else "left")
-    for row in data["samples"]:
-        statuses.add_row(row["status"], row["reason"] or "", str(row["count"]))
-    decisions = Table(title="decisions")
-    for column in ("agent", "action", "count"):
-        decisions.add_column(column, justify="right" if column == "count" else "left")
-    for row in data["decisions"]:
-        decisions.add_row(row["agent"], row["action"], str(row["count"]))
-    calls = Table(title="LLM calls")
-    for column in ("agent", "model", "calls", "cached", "failed", "tokens", "cost (USD)", "mean ms"):
-        calls.add_column(column, justify="left" if column in ("agent", "model") else "right",
-                         overflow="fold", min_width=12 if column in ("agent", "model") else None)
-    for row in data["llm_calls"]:
-        tokens = (row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0)
-        mean = f"{row['mean_latency_ms']:.0f}" if row["mean_latency_ms"] is not None else "-"
-        calls.add_row(row["agent"], row["model"], str(row["calls"] or 0), str(row["cached"] or 0), str(row["failed"] or 0),
-                      f"{tokens:,}", f"{row['cost_usd'] or 0:.4f}", mean)
-    events = Table(title="events")
-    for column in ("time", "round", "kind", "message"):
-        events.add_column(column)
-    for row in data["events"][-20:]:
-        events.add_row(row["ts"][:19], "" if row["round"] is None else str(row["round"]), row["kind"], row["message"])
-    parts = [statuses, decisions, calls, events]
-    return Group(Text(title, style="bold"), *[p for p in parts if p.row_count])
-
-
-def history_view(data: dict[str, Any]) -> Group:
-    """A sample, its ancestors and descendants, each with decisions and calls."""
-    panels = [_node_panel(node, "ancestor") for node in reversed(data["ancestors"])]
-    panels.append(_node_panel(data["sample"], "sample"))
-    panels += [_node_panel(node, "descendant") for node in data["descendants"]]
-    return Group(*panels)
-
-
-def _node_panel(node: dict[str, Any], role: str) -> Panel:
-    # Text.append, not markup: sample text may contain square brackets.
-    body = Text()
-    body.append(node["id"], style="bold")
-    body.append(f" op={node['op']} status={node['status']}" + (f" reason={node['reason']}" if node["reason"] else "")
-                + f" source={node['source']}\n")
-    if node["parent_ids"]:
-        body.append(f"parents: {', '.join(node['parent_ids'])}\n")
-    if node["scores"]:
-        body.append("scores: " + ", ".join(f"{k}={v:g}" for k, v in node["scores"].items()) + "\n")
-    for message in node["messages"]:
-        content = message["content"]
-        body.append(f"{message['role']}: ", style="cyan")
-        body.append(f"{content[:400]}{'…' if len(content) > 400 else ''}\n")
-    for d in node["decisions"]:
-        body.append(f"• {d['ts'][:19]} {d['agent']} → {d['action']}" + (f" ({d['reason']})" if d["reason"] else "") + "\n")
-    for c in node["llm_calls"]:
-        body.append(f"  ↳ call {c['id']} {c['agent']} {c['model']} {c['outcome']} {c['latency_ms']:.0f} ms "
-                    f"{c['prompt_tokens'] + c['completion_tokens']} tokens" + (f" error: {c['error']}" if c["error"] else "") + "\n")
-    body.rstrip()
-    return Panel(body, title=role, title_align="left")
 
 
 def model_check_view(outcome: ModelCheckOutcome) -> Panel:

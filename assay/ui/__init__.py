@@ -1,0 +1,1 @@
+"""`assay ui`: a local web viewer for a session's trace, lineage and review items."""

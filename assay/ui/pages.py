@@ -1,0 +1,84 @@
+"""The viewer's HTML pages: overview and timeline, sample browser, sample, diff, decisions, calls, review."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from assay import trace_query, trace_summary
+from assay.errors import AssayError
+from assay.ui import queries
+from assay.ui.app import Viewer, int_param, route, sample_filter
+from assay.ui.review import apply_review
+
+
+def routes(viewer: Viewer) -> list[Route]:
+    """The page routes, bound to one viewer."""
+    conn = viewer.conn
+
+    async def overview(request: Request) -> Response:
+        summary = viewer.cached("summary", lambda: trace_summary.summary(conn))
+        return viewer.render(request, "overview.html", nav="overview", summary=summary)
+
+    async def samples(request: Request) -> Response:
+        filters = sample_filter(request)
+        page = queries.sample_page(conn, filters, after=int_param(request, "after"), before=int_param(request, "before"))
+        facets = viewer.cached("facets", lambda: queries.facets(conn))
+        return viewer.render(request, "samples.html", nav="samples", page=page, facets=facets, filters=filters)
+
+    async def sample(request: Request) -> Response:
+        detail = queries.sample_detail(conn, request.path_params["sample_id"])
+        return viewer.render(request, "sample.html", nav="samples", detail=detail, node=detail["sample"])
+
+    async def diff(request: Request) -> Response:
+        found = queries.rewrite_diff(conn, request.path_params["sample_id"], request.query_params.get("against") or None)
+        return viewer.render(request, "diff.html", nav="samples", found=found)
+
+    async def decisions(request: Request) -> Response:
+        q = request.query_params
+        filters = trace_query.DecisionFilter(
+            round=int_param(request, "round"), agent=q.get("agent") or None, action=q.get("action") or None,
+            reason=q.get("reason") or None, grep=q.get("q") or None, sample_id=q.get("sample") or None)
+        found = trace_query.find_decisions(conn, filters, after=int_param(request, "after"))
+        return viewer.render(request, "decisions.html", nav="decisions", found=found, params=dict(q))
+
+    async def decision(request: Request) -> Response:
+        found = trace_query.decision(conn, request.path_params["decision_id"])
+        return viewer.render(request, "decision.html", nav="decisions", decision=found)
+
+    async def call(request: Request) -> Response:
+        found = trace_query.llm_call(conn, request.path_params["call_id"])
+        return viewer.render(request, "call.html", nav="decisions", call=found)
+
+    async def review(request: Request) -> Response:
+        return viewer.render(request, "review.html", nav="review", items=queries.review_items(conn),
+                             done=request.query_params.get("done"))
+
+    async def review_item(request: Request) -> Response:
+        item = queries.review_item(conn, request.path_params["item_id"])
+        if item is None:
+            raise AssayError(f"no review item {request.path_params['item_id']} in this session")
+        return viewer.render(request, "review_item.html", nav="review", item=item, done=request.query_params.get("done"))
+
+    async def decide(request: Request) -> Response:
+        # Parsed by hand: the form is two short fields, not worth a multipart dependency.
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        item_id = request.path_params["item_id"]
+        verdict = form.get("verdict", "")
+        if verdict not in ("approved", "rejected"):
+            raise HTTPException(400, "verdict must be approved or rejected")
+        apply_review(viewer, item_id, verdict, form.get("note") or None)
+        back = "/review" if form.get("back") == "list" else f"/review/{item_id}"
+        return RedirectResponse(f"{back}?done={verdict}", status_code=303)
+
+    return [
+        route("/", overview), route("/samples", samples), route("/samples/{sample_id}", sample),
+        route("/samples/{sample_id}/diff", diff), route("/decisions", decisions),
+        route("/decisions/{decision_id:int}", decision), route("/calls/{call_id:int}", call),
+        route("/review", review), route("/review/{item_id:int}", review_item),
+        route("/review/{item_id:int}", decide, methods=("POST",)),
+    ]
