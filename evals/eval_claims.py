@@ -23,7 +23,6 @@ import asyncio
 import json
 import re
 import sys
-import tempfile
 import time
 import unicodedata
 from collections import Counter
@@ -31,9 +30,8 @@ from pathlib import Path
 
 from assay.agents.base import AgentContext
 from assay.agents.decomposer import SENTENCE_KINDS, extract_claims
-from assay.config import Config, LLMSettings, Models
 from assay.records import Message, Origin, Sample
-from assay.session import Runtime, Session
+from eval_session import open_eval_session
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "claims" / "cacdd.jsonl"
@@ -132,15 +130,6 @@ async def decompose(rows: list[dict], ctx: AgentContext) -> list:
     return await asyncio.gather(*(one(s) for s in samples))
 
 
-def open_session(args: argparse.Namespace) -> Session:
-    """The session that traces and caches the calls: --session, or a scratch folder."""
-    config = Config(dry_run=args.dry_run, models=Models(default=args.model),
-                    llm=LLMSettings(concurrency=args.concurrency))
-    if args.session:
-        return Session.open(args.session, Runtime(), config, create=True)
-    session = Session(Path(tempfile.mkdtemp(prefix="assay-eval-claims-")), Runtime(), config)
-    session.set_meta("session_id", "eval-claims")
-    return session
 
 
 def main() -> None:
@@ -157,7 +146,7 @@ def main() -> None:
     if not args.data.is_file():
         sys.exit(f"{args.data} not found (see ../shared/data/README.md)")
     rows = read_rows(args.data, args.limit)
-    session = open_session(args)
+    session = open_eval_session(args, "claims")
     base = AgentContext.for_session(session, "decomposer")
     ctx = AgentContext(base.gateway, base.model, {**base.params, "max_tokens": args.max_tokens})
     started = time.perf_counter()

@@ -22,17 +22,15 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from assay.agents.base import AgentContext
 from assay.agents.injection import detect_injection
 from assay.agents.judge import added_by_detector, judge_sample
-from assay.config import Config, LLMSettings, Models
 from assay.formats import record_to_sample
 from assay.records import Message, Sample
-from assay.session import Runtime, Session
+from eval_session import open_eval_session
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -56,19 +54,11 @@ def with_injection(sample: Sample, text: str = INJECTION) -> Sample:
     return Sample.create(messages, source=sample.source, parent_ids=(sample.id,), op="injected", origin=sample.origin)
 
 
-def open_session(args: argparse.Namespace) -> Session:
-    """The session that traces and caches the calls: --session, or a scratch folder."""
-    config = Config(dry_run=args.dry_run, models=Models(default=args.model), llm=LLMSettings(concurrency=args.concurrency))
-    if args.session:
-        return Session.open(args.session, Runtime(), config, create=True)
-    session = Session(Path(tempfile.mkdtemp(prefix="assay-eval-injection-")), Runtime(), config)
-    session.set_meta("session_id", "eval-injection")
-    return session
 
 
 def with_model(args: argparse.Namespace, samples: list[Sample]) -> None:
     """Part (a): clean vs injected verdicts."""
-    session = open_session(args)
+    session = open_eval_session(args, "injection")
     base = AgentContext.for_session(session, "judge")
     ctx = AgentContext(base.gateway, base.model, {**base.params, "max_tokens": args.max_tokens})
     injected = [with_injection(s) for s in samples]

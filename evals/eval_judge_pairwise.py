@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from assay.agents.base import AgentContext
 from assay.agents.judge import PairwiseResult, judge_pair
-from assay.config import Config, LLMSettings, Models
 from assay.judge_pairs import Pair, pairwise_credit, read_pairs
-from assay.session import Runtime, Session
+from eval_session import open_eval_session
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "judge"
@@ -35,14 +33,6 @@ PUBLISHED = {"llmbar": "GPT-4 95.5 %, ChatGPT 81.5 % (LLMBar paper)",
              "mtbench": "GPT-4 vs humans 85 % on non-tie votes, human vs human 81 % (MT-Bench paper; other protocol)"}
 
 
-def open_session(args: argparse.Namespace) -> Session:
-    """The session that traces and caches the calls: --session, or a scratch folder."""
-    config = Config(dry_run=args.dry_run, models=Models(default=args.model), llm=LLMSettings(concurrency=args.concurrency))
-    if args.session:
-        return Session.open(args.session, Runtime(), config, create=True)
-    session = Session(Path(tempfile.mkdtemp(prefix="assay-eval-pairwise-")), Runtime(), config)
-    session.set_meta("session_id", "eval-judge-pairwise")
-    return session
 
 
 async def judge_all(ctx: AgentContext, pairs: list[Pair], name: str) -> list[PairwiseResult]:
@@ -104,7 +94,7 @@ def main() -> None:
     missing = [str(paths[s]) for s in chosen if not paths[s].is_file()]
     if missing:
         sys.exit(f"not found: {', '.join(missing)} (see ../shared/data/README.md)")
-    session = open_session(args)
+    session = open_eval_session(args, "judge-pairwise")
     ctx = AgentContext.for_session(session, "judge")
     print(f"pairwise judge eval, model {ctx.model}"
           + ("  [DRY RUN: placeholder verdicts; the figures only show that the pipeline runs]" if args.dry_run else ""))

@@ -25,15 +25,13 @@ import json
 import math
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 from assay.agents.base import AgentContext
 from assay.agents.verifier import LABELS, Verification, passages_for, verify_claims
-from assay.config import Config, LLMSettings, Models
-from assay.session import Runtime, Session
+from eval_session import open_eval_session
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "claims" / "wice_claim_dev.jsonl"
@@ -62,14 +60,6 @@ def overlap_query(evidence: list[str]):  # noqa: ANN201 - a QueryFn over one cla
     return query
 
 
-def open_session(args: argparse.Namespace) -> Session:
-    """The session that traces and caches the calls: --session, or a scratch folder."""
-    config = Config(dry_run=args.dry_run, models=Models(default=args.model), llm=LLMSettings(concurrency=args.concurrency))
-    if args.session:
-        return Session.open(args.session, Runtime(), config, create=True)
-    session = Session(Path(tempfile.mkdtemp(prefix="assay-eval-verify-")), Runtime(), config)
-    session.set_meta("session_id", "eval-verify")
-    return session
 
 
 async def verify_all(ctx: AgentContext, rows: list[dict], args: argparse.Namespace) -> list[Verification]:
@@ -138,7 +128,7 @@ def main() -> None:
         sys.exit(f"{args.data} not found (see ../shared/data/README.md)")
     with args.data.open(encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()][: args.limit]
-    session = open_session(args)
+    session = open_eval_session(args, "verify")
     ctx = AgentContext.for_session(session, "judge")
     started = time.perf_counter()
     results = asyncio.run(verify_all(ctx, rows, args))
