@@ -123,3 +123,92 @@ def test_review_a_session_in_the_browser(served: tuple[str, BuiltSession], page:
     statuses = dict(conn.execute("SELECT id, status FROM review_items WHERE round = 3").fetchall())
     conn.close()
     assert statuses == {built.pending[0]: "approved", built.pending[1]: "pending"}
+
+
+def run_cli(*args: str, cwd: Path) -> str:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    done = subprocess.run([sys.executable, "-m", "assay", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_review_a_real_dry_run_session_in_the_browser(tmp_path: Path, page: Page, shots: Path) -> None:
+    import uvicorn
+
+    from assay.proposals import proposals
+    from tests.conftest import EXAMPLES
+
+    session = tmp_path / "dry"
+    out = run_cli("run", str(EXAMPLES / "pool.jsonl"), "--out", str(session), "--dry-run", "--review",
+                  "--target-size", "100", "--quality-floor", "3", cwd=tmp_path)
+    assert "paused for review" in out
+    port = free_port("127.0.0.1")
+    server = uvicorn.Server(uvicorn.Config(create_app(session, fixed_runtime(), reviewer="e2e"), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        page.goto(url + "/samples")
+        page.select_option("select[name=status]", "dropped")
+        page.get_by_role("button", name="Filter").click()
+        rows = page.locator("#samples tr:has(td)")
+        expect(rows.first).to_be_visible()
+        first = rows.first.locator("a").first.inner_text()
+        rows.first.locator("a").first.click()
+        expect(page.locator("#reason")).not_to_be_empty()
+        expect(page.locator("#lineage .focus")).to_have_text(first)
+        page.screenshot(path=shots / "dry-1-dropped-sample.png", full_page=True)
+
+        conn = sqlite3.connect(session / "session.db")
+        conn.row_factory = sqlite3.Row
+        pending = proposals(conn, status="pending")
+        conn.close()
+        assert len(pending) >= 2 and {p.kind for p in pending} == {"repair"}
+        page.goto(url + "/review")
+        expect(page.locator("#pending-count")).to_have_text(str(len(pending)))
+        page.locator(f"#item-{pending[0].id}").get_by_role("button", name="Approve").click()
+        expect(page.locator("#flash")).to_contain_text(f"Item approved. {len(pending) - 1} still pending.")
+        for left, item in enumerate(reversed(pending[1:])):
+            page.locator(f"#item-{item.id}").get_by_role("button", name="Reject").click()
+            remaining = len(pending) - 2 - left
+            expect(page.locator("#flash")).to_contain_text(
+                f"Item rejected. {remaining} still pending." if remaining else "Item rejected. Nothing pending")
+        page.screenshot(path=shots / "dry-2-review.png", full_page=True)
+        conn = sqlite3.connect(session / "session.db")
+        decided = dict(conn.execute("SELECT id, status FROM review_items").fetchall())
+        conn.close()
+        assert decided == {p.id: "approved" if p is pending[0] else "rejected" for p in pending}
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    run_cli("resume", str(session), cwd=tmp_path)  # applies the approved rewrite (and may pause again later)
+    conn = sqlite3.connect(session / "session.db")
+    reason = conn.execute("SELECT reason FROM samples WHERE id = ?", (pending[0].parent_id,)).fetchone()[0]
+    conn.close()
+    assert reason == f"replaced_by:{pending[0].sample_id}"
+
+    port = free_port("127.0.0.1")
+    server = uvicorn.Server(uvicorn.Config(create_app(session, fixed_runtime(), reviewer="e2e"), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/samples/{pending[0].parent_id}")
+        expect(page.locator("#reason")).to_have_text(f"replaced_by:{pending[0].sample_id}")
+        page.locator("a.diff-link").first.click()
+        expect(page.locator("h1")).to_contain_text(f"Rewrite {pending[0].sample_id} against its parent")
+        page.screenshot(path=shots / "dry-3-diff.png", full_page=True)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
