@@ -37,7 +37,8 @@ class RunDisplay:
         elif kind == "note":
             self.console.print(f"[yellow]{data['message']}[/]")
         elif kind in ("ingested", "judged", "repaired", "applied", "selected"):
-            self.console.print(f"   {kind}: " + ", ".join(f"{k} {v}" for k, v in data.items() if not isinstance(v, dict)))
+            self.console.print(f"   {kind}: " + ", ".join(f"{k} {v}" for k, v in data.items()
+                                                       if v is not None and not isinstance(v, dict)))
         elif kind == "expanded":
             self.console.print(f"   expanded: kept {data['kept']}, rejected {data['rejected']}")
 
@@ -83,5 +84,5 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() and abs(value) >= 10 else f"{value:.2f}"
+        return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
     return str(value)

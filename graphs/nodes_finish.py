@@ -118,7 +118,11 @@ def make_export(deps: CurationDeps):  # noqa: ANN201
     async def export(state: CurationState) -> dict[str, Any]:
         from assay.export import export_session
 
-        written = export_session(deps.session, state)
+        session = deps.session
+        with session.conn:  # the closing round (finish or a stop) ends with the export
+            session.conn.execute("UPDATE rounds SET finished_at = ? WHERE finished_at IS NULL",
+                                 (session.runtime.clock().isoformat(),))
+        written = export_session(session, state)
         deps.emit("exported", {k: str(v) for k, v in written.items()})
         return {"exported": {k: str(v) for k, v in written.items()}}
 

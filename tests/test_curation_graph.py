@@ -111,6 +111,8 @@ async def test_repairs_then_expands_until_every_target_is_met(tmp_path, runtime,
     assert len(lineage) == len(samples)
     rounds = session.conn.execute("SELECT round, action FROM rounds ORDER BY round").fetchall()
     assert [tuple(r) for r in rounds] == [(1, "repair"), (2, "expand"), (3, "finish")]
+    open_rounds = session.conn.execute("SELECT COUNT(*) FROM rounds WHERE finished_at IS NULL").fetchone()[0]
+    assert open_rounds == 0
 
 
 async def test_stops_when_targets_are_met_at_once(tmp_path, runtime, pool) -> None:
