@@ -13,14 +13,15 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from assay.agents.base import AgentContext
+from assay.concurrency import run_chunked
 from assay.config import Config
-from assay.errors import AssayError, BudgetExhausted
+from assay.errors import AssayError
 from assay.formats import sample_to_record
 from assay.gateway_factory import build_gateway
 from assay.ingest import ReadResult, read_inputs
@@ -32,7 +33,6 @@ from assay.session import Runtime, Session, session_for_output
 from assay.trace import Decision
 from assay.writers import write_records
 
-T = TypeVar("T")
 CHUNK_PER_SLOT = 4  # calls queued per concurrency slot: keeps the gateway busy between progress updates
 
 
@@ -45,30 +45,6 @@ class VerifyOptions:
     k: int = 3
 
 
-async def run_chunked(items: Sequence[T], work: Callable[[T], Awaitable[Any]], chunk: int,
-                      advance: Callable[[], None]) -> tuple[list[Any], str | None]:
-    """Run `work` on every item, `chunk` at a time; stops at the first spent budget.
-
-    Returns one result per item (None for items not reached) and the budget message, if any.
-    """
-    results: list[Any] = [None] * len(items)
-
-    async def one(item: T) -> Any:
-        try:
-            return await work(item)
-        finally:
-            advance()
-
-    for start in range(0, len(items), chunk):
-        done = await asyncio.gather(*(one(i) for i in items[start : start + chunk]), return_exceptions=True)
-        for offset, outcome in enumerate(done):
-            if isinstance(outcome, BaseException) and not isinstance(outcome, BudgetExhausted):
-                raise outcome
-            results[start + offset] = None if isinstance(outcome, BaseException) else outcome
-        stopped = next((str(r) for r in done if isinstance(r, BudgetExhausted)), None)
-        if stopped:
-            return results, stopped
-    return results, None
 
 
 def run_judge(path: Path, out: Path, *, config: Config, runtime: Runtime, session_dir: Path | None, pairwise: bool,

@@ -69,7 +69,7 @@ async def judge_by_llm(deps: Any, samples: Sequence[Sample], round: int, report:
                        notes: Mapping[str, str] | None = None) -> dict[str, Judgement]:
     """Judge with the LLM, recording verdicts chunk by chunk; stops at a spent budget (see report)."""
     from assay.agents.judge import judge_sample
-    from assay.judge_command import run_chunked
+    from assay.concurrency import run_chunked
 
     session = deps.session
     ctx = deps.agent("judge", round)

@@ -112,7 +112,7 @@ def make_repair(deps: CurationDeps):  # noqa: ANN201
     async def repair_node(state: CurationState) -> dict[str, Any]:
         from assay.agents.judge import Issue
         from assay.agents.rewriter import repair
-        from assay.judge_command import run_chunked
+        from assay.concurrency import run_chunked
 
         session, plan = deps.session, state.plan
         verdicts = latest_judgements(session.conn, plan.sample_ids)

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,13 +40,13 @@ def make_session(directory: Path) -> BuiltSession:
     return build_session(directory, fixed_runtime({"ASSAY_HOME": str(directory.parent / "home")}))
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, BuiltSession]]:
+@contextmanager
+def viewer(directory: Path) -> Iterator[str]:
+    """The viewer of a session folder, served on a free local port; yields its URL."""
     import uvicorn
 
-    built = make_session(tmp_path / "session")
     port = free_port("127.0.0.1")
-    app = create_app(built.dir, fixed_runtime(), reviewer="e2e")
+    app = create_app(directory, fixed_runtime(), reviewer="e2e")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -53,9 +54,18 @@ def served(tmp_path: Path) -> Iterator[tuple[str, BuiltSession]]:
     while not server.started:
         assert time.monotonic() < deadline, "the viewer did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", built
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, BuiltSession]]:
+    built = make_session(tmp_path / "session")
+    with viewer(built.dir) as url:
+        yield url, built
 
 
 @pytest.fixture
@@ -138,8 +148,6 @@ def run_cli(*args: str, cwd: Path) -> str:
 
 @pytest.mark.slow
 def test_review_a_real_dry_run_session_in_the_browser(tmp_path: Path, page: Page, shots: Path) -> None:
-    import uvicorn
-
     from assay.proposals import proposals
     from tests.conftest import EXAMPLES
 
@@ -147,15 +155,7 @@ def test_review_a_real_dry_run_session_in_the_browser(tmp_path: Path, page: Page
     out = run_cli("run", str(EXAMPLES / "pool.jsonl"), "--out", str(session), "--dry-run", "--review",
                   "--target-size", "100", "--quality-floor", "3", cwd=tmp_path)
     assert "paused for review" in out
-    port = free_port("127.0.0.1")
-    server = uvicorn.Server(uvicorn.Config(create_app(session, fixed_runtime(), reviewer="e2e"), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with viewer(session) as url:
         page.goto(url + "/samples")
         page.select_option("select[name=status]", "dropped")
         page.get_by_role("button", name="Filter").click()
@@ -186,9 +186,6 @@ def test_review_a_real_dry_run_session_in_the_browser(tmp_path: Path, page: Page
         decided = dict(conn.execute("SELECT id, status FROM review_items").fetchall())
         conn.close()
         assert decided == {p.id: "approved" if p is pending[0] else "rejected" for p in pending}
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
     run_cli("resume", str(session), cwd=tmp_path)  # applies the approved rewrite (and may pause again later)
     conn = sqlite3.connect(session / "session.db")
@@ -196,19 +193,9 @@ def test_review_a_real_dry_run_session_in_the_browser(tmp_path: Path, page: Page
     conn.close()
     assert reason == f"replaced_by:{pending[0].sample_id}"
 
-    port = free_port("127.0.0.1")
-    server = uvicorn.Server(uvicorn.Config(create_app(session, fixed_runtime(), reviewer="e2e"), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        page.goto(f"http://127.0.0.1:{port}/samples/{pending[0].parent_id}")
+    with viewer(session) as url:
+        page.goto(f"{url}/samples/{pending[0].parent_id}")
         expect(page.locator("#reason")).to_have_text(f"replaced_by:{pending[0].sample_id}")
         page.locator("a.diff-link").first.click()
         expect(page.locator("h1")).to_contain_text(f"Rewrite {pending[0].sample_id} against its parent")
         page.screenshot(path=shots / "dry-3-diff.png", full_page=True)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
