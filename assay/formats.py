@@ -1,14 +1,17 @@
-"""Record shapes: Alpaca, ShareGPT and OpenAI messages, converted to and from Samples.
+"""Record shapes: Alpaca, ShareGPT and OpenAI messages, read into Samples.
 
 A record read from a file keeps its original dict in `Sample.origin`, so writing it back
-reproduces it exactly, extra fields included. Derived samples are written in the same
-shape, built from their messages.
+(`sample_to_record`, in assay.record_writing) reproduces it exactly, extra fields included.
+Alpaca records may carry earlier turns in `history` ([[user, assistant], ...]) and a
+`system` prompt, the LLaMA-Factory convention, so a conversation survives as Alpaca.
+ShareGPT records may carry a top-level `system` prompt.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from assay.record_writing import ConversionError, sample_to_record  # writing lives there; re-exported
 from assay.records import FormatName, Message, Origin, Sample
 
 SHAREGPT_ROLES = {
@@ -18,6 +21,12 @@ SHAREGPT_ROLES = {
     "system": "system",
 }  # fmt: skip
 OPENAI_ROLES = ("system", "user", "assistant")
+# The keys that hold a record's conversation; every other key is the user's own (id, category...).
+CONTENT_KEYS: dict[str, frozenset[str]] = {
+    "alpaca": frozenset({"instruction", "input", "output", "system", "history"}),
+    "sharegpt": frozenset({"conversations", "system"}),
+    "openai": frozenset({"messages"}),
+}
 
 
 class FieldProblem(ValueError):
@@ -32,12 +41,12 @@ def detect_format(record: Any) -> FormatName:
     """Tell a record's shape from its keys."""
     if not isinstance(record, dict):
         raise FieldProblem("(record)", f"expected a JSON object, got {_type_name(record)}")
-    if "messages" in record:
-        return "openai"
-    if "conversations" in record:
-        return "sharegpt"
-    if "instruction" in record:
-        return "alpaca"
+    # A Parquet row has every column of the file, null where unused: non-null keys decide first,
+    # then any key, so a null `instruction` is reported as such rather than as an unknown shape.
+    for given in ({key for key, value in record.items() if value is not None}, set(record)):
+        for key, fmt in (("messages", "openai"), ("conversations", "sharegpt"), ("instruction", "alpaca")):
+            if key in given:
+                return fmt  # type: ignore[return-value]
     keys = ", ".join(sorted(record)) or "none"
     raise FieldProblem(
         "(record)",
@@ -55,23 +64,6 @@ def record_to_sample(record: Any, fmt: FormatName, source: str) -> Sample:
     return Sample.create(messages, source=source, origin=Origin(format=fmt, record=record))
 
 
-def sample_to_record(sample: Sample, fmt: FormatName) -> dict[str, Any]:
-    """Write a Sample in the given shape; unchanged originals come back exactly as read."""
-    origin = sample.origin
-    if origin is not None and origin.record is not None and origin.format == fmt:
-        return origin.record
-    if fmt == "alpaca":
-        system = [m.content for m in sample.messages if m.role == "system"]
-        record: dict[str, Any] = {"instruction": sample.instruction, "input": "", "output": sample.response}
-        if system:
-            record["system"] = "\n\n".join(system)
-        return record
-    if fmt == "sharegpt":
-        back = {"user": "human", "assistant": "gpt", "system": "system"}
-        return {"conversations": [{"from": back[m.role], "value": m.content} for m in sample.messages]}
-    return {"messages": [{"role": m.role, "content": m.content} for m in sample.messages]}
-
-
 def _alpaca_messages(record: dict[str, Any]) -> list[Message]:
     instruction = _required_str(record, "instruction")
     output = _required_str(record, "output")
@@ -79,14 +71,33 @@ def _alpaca_messages(record: dict[str, Any]) -> list[Message]:
     system = _optional_str(record, "system")
     user = f"{instruction}\n\n{given_input}" if given_input.strip() else instruction
     messages = [Message(role="system", content=system)] if system else []
+    messages += _alpaca_history(record.get("history"))
     return [*messages, Message(role="user", content=user), Message(role="assistant", content=output)]
+
+
+def _alpaca_history(history: Any) -> list[Message]:
+    """Earlier turns of an Alpaca record: [[user, assistant], ...]."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise FieldProblem("history", f"expected a list of [user, assistant] pairs, got {_describe(history)}")
+    messages = []
+    for i, pair in enumerate(history):
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise FieldProblem(f"history[{i}]", f"expected a [user, assistant] pair, got {_describe(pair)}")
+        for j, (role, text) in enumerate(zip(("user", "assistant"), pair, strict=True)):
+            if not isinstance(text, str):
+                raise FieldProblem(f"history[{i}][{j}]", f"expected a string, got {_describe(text)}")
+            messages.append(Message(role=role, content=text))
+    return messages
 
 
 def _sharegpt_messages(record: dict[str, Any]) -> list[Message]:
     turns = record["conversations"]
     if not isinstance(turns, list) or not turns:
         raise FieldProblem("conversations", f"expected a non-empty list of turns, got {_describe(turns)}")
-    messages = []
+    system = _optional_str(record, "system")
+    messages = [Message(role="system", content=system)] if system else []
     for i, turn in enumerate(turns):
         where = f"conversations[{i}]"
         if not isinstance(turn, dict):
@@ -165,3 +176,6 @@ def _type_name(value: Any) -> str:
 def _describe(value: Any) -> str:
     shown = repr(value)
     return f"{_type_name(value)} {shown[:40]}{'…' if len(shown) > 40 else ''}"
+
+
+__all__ = ["CONTENT_KEYS", "ConversionError", "FieldProblem", "detect_format", "record_to_sample", "sample_to_record"]

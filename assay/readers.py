@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from assay import json_values
 from assay.errors import InputError
 from assay.formats import FieldProblem, detect_format, record_to_sample
+from assay.json_values import ValueProblem
 from assay.records import FormatName, Sample
 
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -63,8 +65,11 @@ def container_of(path: Path) -> Container:
     inner = path.with_suffix("") if magic.startswith(GZIP_MAGIC) else path
     if inner.suffix.lower() in (".jsonl", ".ndjson"):
         return "jsonl"
-    with _open(path) as handle:
-        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    try:
+        with open_bytes(path) as handle:
+            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise InputError(path, None, f"not a readable gzip file: {err}") from None
     return "json" if head.startswith(b"[") else "jsonl"
 
 
@@ -78,7 +83,9 @@ def raw_records(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_
     """
     path = Path(path)
     container = container_of(path)
-    reader = {"json": _json_array, "jsonl": _jsonl, "parquet": _parquet}[container]
+    from assay.readers_array import json_array  # it builds on this module's Invalid
+
+    reader = {"json": json_array, "jsonl": _jsonl, "parquet": _parquet}[container]
     return ("row" if container == "parquet" else "line"), _gzip_errors_located(path, reader(path, max_record_bytes))
 
 
@@ -95,38 +102,44 @@ def read_samples(
         raise InputError(path, None, "no such file")
     if path.stat().st_size == 0:
         raise InputError(path, None, "file is empty: no records")
+    container = container_of(path)
     unit, records_in_file = raw_records(path, max_record_bytes=max_record_bytes)
-    first = next(records_in_file, None)
+    numbered = enumerate(records_in_file)
+    first = next(numbered, None)
     if first is None:
         raise InputError(path, None, "file holds no records")
     shape_format: list[FormatName] = []
 
-    def convert(item: tuple[int, Any, str] | Invalid) -> Read | Invalid:
+    def convert(index: int, item: tuple[int, Any, str] | Invalid) -> Read | Invalid:
         if isinstance(item, Invalid):
             return item
         line, record, raw = item
+        # A JSON array may sit on one line, so its records are named by their index in it.
+        source, at = (f"{path.name}[{index}]", f" (record [{index}] of the array)") if container == "json" else (
+            f"{path.name}:{line}", "")
         try:
             fmt = detect_format(record)
             if shape_format and fmt != shape_format[0]:
                 raise FieldProblem("(record)", f"{fmt} record in a {shape_format[0]} file")
-            sample = record_to_sample(record, fmt, source=f"{path.name}:{line}")
+            sample = record_to_sample(record, fmt, source=source)
         except FieldProblem as problem:
-            return Invalid(InputError(path, line, str(problem), field=problem.field, unit=unit), raw)
+            return Invalid(InputError(path, line, f"{problem}{at}", field=problem.field, unit=unit), raw)
         shape_format[:1] = [fmt]
         return Read(sample, line)
 
-    first_converted = convert(first)
-    shape = FileShape(container_of(path), shape_format[0]) if shape_format else None
+    first_converted = convert(*first)
+    shape = FileShape(container, shape_format[0]) if shape_format else None
 
     def rest() -> Iterator[Read | Invalid]:
         yield first_converted
-        for item in records_in_file:
-            yield convert(item)
+        for index, item in numbered:
+            yield convert(index, item)
 
     return shape, rest()
 
 
-def _too_big(path: Path, line: int, size: int, limit: int, unit: str = "line") -> Invalid:
+def too_big(path: Path, line: int, size: int, limit: int, unit: str = "line") -> Invalid:
+    """A record over the size limit, refused without keeping its text."""
     message = (
         f"record is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit per record "
         "(raise it with --max-record-mb)"
@@ -142,7 +155,7 @@ def _decode(path: Path, line: int, data: bytes) -> str | Invalid:
         return Invalid(InputError(path, line, message), raw=data.decode("utf-8", "backslashreplace"))
 
 
-def _open(path: Path) -> IO[bytes]:
+def open_bytes(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is gzip."""
     with path.open("rb") as handle:
         compressed = handle.read(2) == GZIP_MAGIC
@@ -150,19 +163,25 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def _gzip_errors_located(path: Path, records: Iterator[Any]) -> Iterator[Any]:
+    """A broken gzip stream ends the file where it breaks; the records before it still count."""
+    last = 0
     try:
-        yield from records
+        for item in records:
+            last = (item.error.line or last) if isinstance(item, Invalid) else item[0]
+            yield item
     except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-        raise InputError(path, None, f"not a readable gzip file: {err}") from None
+        if not last:
+            raise InputError(path, None, f"not a readable gzip file: {err}") from None
+        yield Invalid(InputError(path, last + 1, f"the gzip stream breaks here, the rest is unreadable: {err}"), "")
 
 
 def _jsonl(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
-    with _open(path) as handle:
+    with open_bytes(path) as handle:
         for line_no, data in enumerate(handle, start=1):
             if line_no == 1:
                 data = data.removeprefix(b"\xef\xbb\xbf")
             if len(data) > limit:
-                yield _too_big(path, line_no, len(data), limit)
+                yield too_big(path, line_no, len(data), limit)
                 continue
             text = _decode(path, line_no, data)
             if isinstance(text, Invalid):
@@ -170,52 +189,13 @@ def _jsonl(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
                 continue
             if not text.strip():
                 continue
+            raw = text.rstrip("\r\n")
             try:
-                yield line_no, json.loads(text), text.rstrip("\r\n")
+                yield line_no, json_values.loads(text), raw
             except json.JSONDecodeError as err:
-                yield Invalid(InputError(path, line_no, f"invalid JSON: {err.msg} at column {err.colno}"), text.rstrip("\r\n"))
-
-
-def _json_array(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
-    with _open(path) as handle:
-        data = handle.read().removeprefix(b"\xef\xbb\xbf")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise InputError(path, line, f"not valid UTF-8 (byte 0x{data[err.start]:02x} at column {column}); save the file as UTF-8") from None
-    decoder = json.JSONDecoder()
-    pos, line, counted_to = text.index("[") + 1, 1, 0
-
-    def skip(p: int) -> int:
-        while p < len(text) and text[p] in " \t\r\n":
-            p += 1
-        return p
-
-    pos = skip(pos)
-    if pos < len(text) and text[pos] == "]":
-        return
-    while True:
-        line += text.count("\n", counted_to, pos)
-        counted_to = pos
-        try:
-            record, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as err:
-            # Inside one array a syntax error leaves no safe place to resume, so it ends the file.
-            raise InputError(path, err.lineno, f"invalid JSON: {err.msg} at column {err.colno}") from None
-        if end - pos > limit:
-            yield _too_big(path, line, end - pos, limit)
-        else:
-            yield line, record, text[pos:end]
-        pos = skip(end)
-        if pos < len(text) and text[pos] == ",":
-            pos = skip(pos + 1)
-            continue
-        if pos < len(text) and text[pos] == "]":
-            return
-        where = text.count("\n", 0, pos) + 1
-        raise InputError(path, where, "invalid JSON: expected ',' or ']' between records")
+                yield Invalid(InputError(path, line_no, f"invalid JSON: {err.msg} at column {err.colno}"), raw)
+            except ValueProblem as problem:
+                yield Invalid(InputError(path, line_no, str(problem), field=problem.field), raw)
 
 
 def _parquet(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
@@ -226,11 +206,26 @@ def _parquet(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]
     except Exception as err:  # pyarrow raises several types for a corrupt file
         raise InputError(path, None, f"not a readable Parquet file: {err}") from None
     row = 0
-    for batch in parquet.iter_batches(batch_size=4096):
-        for record in batch.to_pylist():
+    batches = parquet.iter_batches(batch_size=4096)
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as err:  # a corrupt row group: the rows before it still count
+            yield Invalid(InputError(path, row + 1, f"not readable from here on: {err}", unit="row"), "")
+            return
+        if batch is None:
+            return
+        for cells in batch.to_pylist():
             row += 1
-            raw = json.dumps(record, ensure_ascii=False, default=str)
+            try:
+                record = json_values.to_json_value(cells)
+                json_values.check(record)
+            except ValueProblem as problem:
+                raw = json.dumps(cells, ensure_ascii=False, default=str)
+                yield Invalid(InputError(path, row, str(problem), field=problem.field, unit="row"), raw)
+                continue
+            raw = json.dumps(record, ensure_ascii=False)
             if len(raw) > limit:
-                yield _too_big(path, row, len(raw), limit, unit="row")
+                yield too_big(path, row, len(raw), limit, unit="row")
             else:
                 yield row, record, raw

@@ -88,4 +88,6 @@ def content_id(messages: tuple[Message, ...] | list[Message]) -> str:
     canonical = json.dumps(
         [[m.role, m.content] for m in messages], ensure_ascii=False, separators=(",", ":")
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:ID_HEX_CHARS]
+    # surrogatepass: the hash is defined for any Python text, so a stray lone surrogate (which
+    # readers refuse, but a model may still emit) can never crash it.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:ID_HEX_CHARS]

@@ -68,8 +68,11 @@ def write_records(path: str | Path, records: list[dict[str, Any]], container: st
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # from_pylist takes its columns from the first row alone: the union keeps every row's fields.
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    table = pa.Table.from_pylist([{key: record.get(key) for key in columns} for record in records])
     with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_pylist(records), tmp)
+        pq.write_table(table, tmp)
     return len(records)
 
 

@@ -211,7 +211,8 @@ def test_cluster_tagger_scores_pool_members_and_newcomers() -> None:
     assert clusters[0] == tagger.clustering.labels[0] and clusters[1] == tagger.clustering.labels[7]
     assert clusters[0] != clusters[1]  # different blobs
     assert clusters[3] == clusters[0]
-    assert verdicts[0].scores["novelty"] == pytest.approx(float(novelty(points)[0]))  # skipped itself
+    # float32 tiles of different shapes round differently, hence the float32-sized tolerance
+    assert verdicts[0].scores["novelty"] == pytest.approx(float(novelty(points)[0]), abs=1e-5)  # skipped itself
     assert verdicts[3].scores["novelty"] == pytest.approx(0.0, abs=1e-5)
     assert verdicts[2].scores["novelty"] > 0.9
     assert tagger([]) == []

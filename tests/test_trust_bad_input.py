@@ -1,0 +1,155 @@
+"""Issue 11, defect 16: input that used to give a traceback or silent loss.
+
+Each case must give one InputError naming the file, the line and (where there is one) the
+field; with --skip-invalid every valid record of the file must still be kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assay.errors import InputError
+from assay.ingest import read_inputs
+
+GOOD = {"instruction": "Add 1 and 1.", "input": "", "output": "2"}
+OTHER = {"instruction": "Add 2 and 2.", "input": "", "output": "4"}
+LIMIT = 16_000_000
+
+
+def deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+# (bad record text, its field or None for a syntax-level problem, words of the message)
+BAD_RECORDS = {
+    "lone_surrogate": ('{"instruction": "a\\ud800b", "output": "x"}', "instruction", "surrogate"),
+    "surrogate_in_key": ('{"instruction": "a", "output": "x", "k\\udfff": 1}', "k\\udfff", "surrogate"),
+    "deep_nesting": ('{"instruction": "a", "output": "x", "meta": ' + deep(1000) + "}", "meta", "nested"),
+    "deep_but_parseable": ('{"instruction": "a", "output": "x", "meta": ' + deep(150) + "}", "meta", "nested"),
+    "huge_integer": ('{"instruction": "a", "output": "x", "n": ' + "9" * 5000 + "}", "n", "digits"),
+    "nan": ('{"instruction": "a", "output": "x", "score": NaN}', "score", "NaN"),
+    "infinity": ('{"instruction": "a", "output": "x", "score": -Infinity}', "score", "Infinity"),
+    "overflowing_float": ('{"instruction": "a", "output": "x", "score": 1e999}', "score", "finite"),
+}
+
+
+def read(path: Path, skip: bool):
+    return read_inputs([path], skip_invalid=skip, max_record_bytes=LIMIT)
+
+
+@pytest.mark.parametrize("case", BAD_RECORDS)
+@pytest.mark.parametrize("container", ["jsonl", "json"])
+def test_bad_values_are_one_located_error_and_skip_keeps_the_rest(tmp_path: Path, case: str, container: str) -> None:
+    text, field, words = BAD_RECORDS[case]
+    good, other = json.dumps(GOOD), json.dumps(OTHER)
+    path = tmp_path / f"pool.{container}"
+    if container == "jsonl":
+        path.write_text(f"{good}\n{text}\n{other}\n", encoding="utf-8")
+    else:
+        path.write_text(f"[{good},\n{text},\n{other}\n]\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    err = caught.value
+    assert (err.path, err.line, err.field) == (str(path), 2, field), str(err)
+    assert words in err.message and "\n" not in str(err)
+    kept = read(path, skip=True)
+    assert [s.origin.record for s in kept.samples] == [GOOD, OTHER]
+    assert [i.error.line for i in kept.invalid] == [2]
+
+
+@pytest.mark.parametrize("trailer", ["garbage", '{"instruction": "late", "output": "x"}', "]", "[]"])
+def test_text_after_the_closing_bracket_is_an_error(tmp_path: Path, trailer: str) -> None:
+    path = tmp_path / "pool.json"
+    path.write_text(f"[{json.dumps(GOOD)}]\n{trailer}\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    assert caught.value.line == 2 and "after the array" in caught.value.message
+    kept = read(path, skip=True)
+    assert [s.origin.record for s in kept.samples] == [GOOD] and len(kept.invalid) == 1
+
+
+def test_a_truncated_array_keeps_the_records_before_the_break(tmp_path: Path) -> None:
+    path = tmp_path / "pool.json"
+    path.write_text(f"[\n{json.dumps(GOOD)},\n{json.dumps(OTHER)},\n" + '{"instruction": "cut', encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    assert caught.value.line == 4 and "invalid JSON" in caught.value.message
+    kept = read(path, skip=True)
+    assert [s.origin.record for s in kept.samples] == [GOOD, OTHER] and [i.error.line for i in kept.invalid] == [4]
+
+
+def test_invalid_utf8_inside_an_array_loses_only_that_record(tmp_path: Path) -> None:
+    path = tmp_path / "pool.json"
+    bad = b'{"instruction": "caf\xe9", "output": "x"}'
+    path.write_bytes(b"[\n" + json.dumps(GOOD).encode() + b",\n" + bad + b",\n" + json.dumps(OTHER).encode() + b"\n]\n")
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    assert (caught.value.line, caught.value.field) == (3, "instruction") and "UTF-8" in caught.value.message
+    kept = read(path, skip=True)
+    assert [s.origin.record for s in kept.samples] == [GOOD, OTHER]
+
+
+def test_parquet_timestamps_and_dates_become_iso_strings_that_store_and_write(tmp_path: Path, session) -> None:
+    from assay.ingest import store_inputs
+    from assay.readers import FileShape
+    from assay.writers import write_samples
+
+    path = tmp_path / "pool.parquet"
+    when = dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC)
+    rows = [{**GOOD, "created": when, "day": dt.date(2024, 5, 1)}, {**OTHER, "created": when, "day": None}]
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    result = read(path, skip=False)
+    assert result.samples[0].origin.record["created"] == "2024-05-01T12:30:00+00:00"
+    assert result.samples[0].origin.record["day"] == "2024-05-01"
+    store_inputs(session, result)  # the store serialises the record as JSON
+    back = session.samples.get([s.id for s in result.samples])
+    write_samples(tmp_path / "out.parquet", back, result.files[0].shape)
+    write_samples(tmp_path / "out.jsonl", back, FileShape("jsonl", "alpaca"))
+    assert json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])["created"] == "2024-05-01T12:30:00+00:00"
+
+
+def test_parquet_nan_in_a_column_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "pool.parquet"
+    pq.write_table(pa.Table.from_pylist([{**GOOD, "score": 1.0}, {**OTHER, "score": float("nan")}]), path)
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    assert (caught.value.line, caught.value.field, caught.value.unit) == (2, "score", "row")
+    assert len(read(path, skip=True).samples) == 1
+
+
+def test_cli_gives_one_line_and_exit_2_for_a_surrogate(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "pool.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + BAD_RECORDS["lone_surrogate"][0] + "\n", encoding="utf-8")
+    env = {**os.environ, "ASSAY_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "assay", "ingest", str(path), "--session", str(tmp_path / "s")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: {path}:line 2: field 'instruction': ") and len(done.stderr.splitlines()) == 1
+
+
+def test_a_gzip_stream_cut_short_keeps_the_records_before_the_cut(tmp_path: Path) -> None:
+    import gzip
+    import random
+
+    rng = random.Random(1)  # incompressible text, so the cut lands well inside the records
+    rows = [{"instruction": f"Q{i} " + "".join(rng.choice("abcdefgh") for _ in range(200)), "output": "A"}
+            for i in range(200)]
+    data = gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode())
+    path = tmp_path / "pool.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    assert caught.value.line is not None and "gzip" in caught.value.message
+    kept = read(path, skip=True)
+    got = [s.origin.record for s in kept.samples]
+    assert len(got) > 50 and got == rows[: len(got)] and kept.invalid[-1].error.line == len(got) + 1
