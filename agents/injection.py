@@ -2,60 +2,85 @@
 
 The judge's prompt already fences sample text off as data; this detector adds a flag that
 never depends on the model noticing. It looks for text addressed to whoever grades the
-sample (ignore the rubric, rate this 5, you are now …) and for forged prompt structure
-(role markers, chat-template tokens, a closing data tag). The patterns are narrow on
-purpose: instruction data legitimately says "rate this review from 1 to 5" or "you are
-now ready to deploy", and those must not be flagged.
+sample (ignore the rubric, rate this 5, please give this full marks, you are now …), for
+forged prompt structure (role markers, chat-template tokens, a closing data tag) and for
+forged verdicts (the judge's own JSON, written into the sample), in English, Spanish, French,
+German, Portuguese, Italian, Russian, Chinese, Japanese and Korean.
+
+Text written to get past a detector is normalised first (`injection_views`): NFKC, invisible
+characters removed, look-alike letters folded, accents stripped, and base64, rot13, %-escapes,
+entities, leetspeak and spaced-out letters decoded; every reading is searched. The patterns
+are narrow on purpose: instruction data legitimately says "rate this review from 1 to 5" or
+"you are now ready to deploy", and those must not be flagged (`evals/eval_injection.py`
+measures both sides).
 """
 
 from __future__ import annotations
 
 import re
 
+from assay.agents.injection_patterns import LATIN, SCRIPT
+from assay.agents.injection_views import latin_view, script_view, views
+
 MAX_HIT_CHARS = 80
-_GRADED_THING = r"(?:response|answer|output|reply|completion|sample|text|essay|submission)"
-_TOP_MARK = r"(?:5|five|10|ten|100|full marks|a perfect score|perfect|the highest|the maximum|top marks|highly)"
-_PATTERNS = (
-    # "Ignore the rubric above", "disregard all previous instructions", "forget your guidelines"
-    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}?"
-    r"\b(?:instructions?|rules?|rubric|prompts?|guidelines?|criteria|directions?|grading)\b",
-    # "rate this response 5", "rate this a 5", "score it 10/10", "give this answer full marks"
-    rf"\b(?:rate|score|grade|mark)\s+(?:this|it|me|my|the)\b(?:\s+{_GRADED_THING})?\s+(?:an?\s+|as\s+)?{_TOP_MARK}\b",
-    rf"\bgive\s+(?:this|it|my|the)\s+(?:{_GRADED_THING}\s+)?(?:an?\s+)?{_TOP_MARK}\b",
-    rf"\b(?:rate|score|grade)\b[^.\n]{{0,30}}\b{_TOP_MARK}\s+on\s+(?:every|each|all)\s+(?:criteri(?:on|a)|categor(?:y|ies))\b",
-    # Role hijacks aimed at the model reading the sample.
-    r"\byou are now (?:an?|the|my|no longer|in|acting as)\s+(?:[a-z-]+\s+){0,2}?"
-    r"(?:ai|assistant|model|judge|grader|evaluator|reviewer|chatbot|language model|unrestricted|jailbroken|dan|"
-    r"developer mode|free)\b",
-    r"\byou are now (?:dan|jailbroken|unrestricted|unfiltered)\b",
-    r"\b(?:new|updated|override|reveal|ignore|print|disregard|forget)\b[^.\n]{0,20}\bsystem prompt\b",
-    r"\bsystem prompt\s*:",
-    # Text addressed to the grader.
-    r"\b(?:note|message|attention|instructions?)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai\s+|llm\s+)?"
-    r"(?:judge|grader|evaluator|reviewer|assessor|rater)\b",
-    rf"\b(?:judges?|graders?|evaluators?|reviewers?|raters?)\s+(?:must|should|will)\s+(?:rate|score|grade|give)\s+"
-    rf"(?:this|it|my|the\s+{_GRADED_THING})\b",
-    # Forged prompt structure: role lines, chat-template tokens, the data fence itself.
-    r"\[\[(?:system|user|assistant)\]\]",
-    r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>",
-    r"</?data\b[^>]*>",
-    r"\[/?INST\]|<<\s*/?SYS\s*>>",
-)
-_DETECTORS = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _PATTERNS)
+_LATIN = tuple(re.compile(p, re.MULTILINE) for p in LATIN)
+_SCRIPT = tuple(re.compile(p, re.MULTILINE) for p in SCRIPT)
+_NON_LATIN = re.compile("[\u0400-\u04ff\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u1100-\u11ff\uac00-\ud7af]")
+# A decoded reading of ordinary text (rot13, reversed, leetspeak) is gibberish: it is searched only when it holds a
+# word that one of the Latin patterns needs, which saves five sixths of the time on long clean samples.
+_TRIGGER = re.compile(r"ignor|disregard|forget|overrid|bypass|instruc|rubric|guideline|criteri|rule|rate|rating|score|"
+                      r"grade|grading|marks|judge|grader|evaluat|assess|review|system|prompt|perfect|maxim|highest|full|"
+                      r"deserv|merit|you are|inst\]|sys>|<\||\[\[|data|overall|verdict|issues|please|kindly|appreciat|"
+                      r"grateful|out of|mode|assistant|reading this|\bai\b|llm|model|10/10|5/5|20/20|olvid|oubli|"
+                      r"vergiss|vergess|missacht|esquec|dimentic|consign|regl|regel|regra|regol|direct|diret|richtlin|"
+                      r"vorgab|indica|orienta|bareme|punt|punkt|pontu|avalia|valut|nota|note|bewert|voto|merec|verdien")
 
 
-def detect_injection(text: str) -> list[str]:
-    """The injection attempts found in `text`, in order; overlapping matches are one snippet."""
-    spans = sorted((m.start(), m.end()) for detector in _DETECTORS for m in detector.finditer(text or ""))
+def _spans(text: str, detectors: tuple[re.Pattern[str], ...]) -> list[tuple[int, int]]:
+    """The matches in `text`, overlapping ones merged."""
+    found = sorted((m.start(), m.end()) for detector in detectors for m in detector.finditer(text))
     merged: list[list[int]] = []
-    for start, end in spans:
+    for start, end in found:
         if merged and start < merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
+    return [(start, end) for start, end in merged if end > start]
+
+
+def _as_written(snippet: str, text: str) -> str:
+    """The snippet as the original text spells it (accents, look-alikes and all) where the text holds it;
+    as decoded otherwise."""
+    found = re.search(re.escape(snippet), text, re.IGNORECASE)
+    if found:
+        return found.group(0)
+    folded, origin = [], []  # the latin view built a character at a time, remembering where each came from
+    for i, char in enumerate(text):
+        for out in latin_view(script_view(char)):
+            folded.append(out)
+            origin.append(i)
+    at = "".join(folded).find(snippet)
+    return text[origin[at]:origin[at + len(snippet) - 1] + 1] if at >= 0 and snippet else snippet
+
+
+def detect_injection(text: str) -> list[str]:
+    """The injection attempts found in `text`, in order of the readings that show them; overlapping
+    matches are one snippet. A snippet is quoted as written where it can be, else as decoded."""
+    text = text or ""
     hits: list[str] = []
-    for start, end in merged:
-        snippet = text[start:end].strip()[:MAX_HIT_CHARS]
-        if snippet not in hits:
-            hits.append(snippet)
+    for script, latin, decoded in views(text):
+        searched = []
+        if _NON_LATIN.search(script):
+            searched.append((script, _SCRIPT))
+        if not decoded or _TRIGGER.search(latin):
+            searched.append((latin, _LATIN))
+        for view, detectors in searched:
+            _add_hits(hits, view, detectors, text)
     return hits
+
+
+def _add_hits(hits: list[str], view: str, detectors: tuple[re.Pattern[str], ...], text: str) -> None:
+    for start, end in _spans(view, detectors):
+        snippet = _as_written(view[start:end].strip(), text)[:MAX_HIT_CHARS]
+        if snippet and snippet.casefold() not in (h.casefold() for h in hits):
+            hits.append(snippet)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -137,7 +136,9 @@ def trace(
     kind, data = trace_report(session, _runtime(), sample=sample, round=round_, agent=agent, reason=reason, grep=grep,
                               limit=limit)
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        from assay.safe_text import json_text
+
+        sys.stdout.write(json_text(data, indent=2, default=str) + "\n")  # control characters escaped, data unchanged
         return
     console.print(trace_views(kind, data, session.expanduser().resolve()))
 
@@ -385,7 +386,9 @@ def main() -> None:
     try:
         app(args=expand_greedy_option(sys.argv[1:], "--decontam"))
     except AssayError as err:
-        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        from assay.safe_text import visible
+
+        typer.secho(f"error: {visible(str(err))}", fg=typer.colors.RED, err=True)  # messages quote data: no raw escapes
         sys.exit(2)
     except KeyboardInterrupt:
         typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)

@@ -11,6 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from assay.safe_text import cells, plain, visible
+
 if TYPE_CHECKING:
     from assay.ingest import IngestReport
     from assay.model_check import ModelCheckOutcome
@@ -32,14 +34,13 @@ def ingest_table(report: IngestReport, session: Session) -> Group:
         table.add_column(column, justify="left" if column in ("file", "format") else "right")
     for f in report.files:
         shape = f"{f.shape.format} / {f.shape.container}" if f.shape else "-"
-        table.add_row(f.path, shape, str(f.valid), str(f.invalid), str(f.repeats))
-    lines = [
-        f"added [bold]{report.added}[/] new samples; {report.already_present} were already in the session; "
-        f"session now holds {session.samples.count()} samples in {session.dir}",
-    ]
+        table.add_row(*cells(f.path, shape, f.valid, f.invalid, f.repeats))
+    lines = [Text.assemble("added ", (str(report.added), "bold"), visible(
+        f" new samples; {report.already_present} were already in the session; "
+        f"session now holds {session.samples.count()} samples in {session.dir}"))]
     if report.rejects_path:
-        lines.append(f"[yellow]{report.invalid} invalid records written to {report.rejects_path}[/]")
-    return Group(table, *(Text.from_markup(line) for line in lines))
+        lines.append(plain(f"{report.invalid} invalid records written to {report.rejects_path}", "yellow"))
+    return Group(table, *lines)
 
 
 def sessions_table(runtime: Runtime) -> Table:
@@ -59,7 +60,7 @@ def sessions_table(runtime: Runtime) -> Table:
         samples = conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
         calls, cost = conn.execute("SELECT SUM(outcome != 'cached'), COALESCE(SUM(cost_usd), 0) FROM llm_calls").fetchone()
         conn.close()
-        table.add_row(str(folder), json.loads(created[0])[:19] if created else "-", str(samples), str(calls or 0), f"{cost:.4f}")
+        table.add_row(*cells(folder, json.loads(created[0])[:19] if created else "-", samples, calls or 0, f"{cost:.4f}"))
     return table
 
 
@@ -75,7 +76,7 @@ def model_check_view(outcome: ModelCheckOutcome) -> Panel:
     else:
         rows += [f"failed: {result.error}", f"raw answer: {result.raw!r}"]
     style = "green" if result.ok else "red"
-    return Panel(Text("\n".join(rows)), title="models check", border_style=style, title_align="left")
+    return Panel(plain("\n".join(rows)), title="models check", border_style=style, title_align="left")
 
 
 def score_view(report: dict[str, Any]) -> Group:
@@ -85,7 +86,7 @@ def score_view(report: dict[str, Any]) -> Group:
     for column in ("outcome", "count", "share"):
         reasons.add_column(column, justify="left" if column == "outcome" else "right")
     for reason, count in report["by_reason"].items():
-        reasons.add_row(reason, str(count), f"{count / max(total, 1):.1%}")
+        reasons.add_row(*cells(reason, count, f"{count / max(total, 1):.1%}"))
     stages = Table(title="stages")
     for column in ("stage", "seen", "dropped", "seconds", "samples/s"):
         stages.add_column(column, justify="left" if column == "stage" else "right")
@@ -93,12 +94,12 @@ def score_view(report: dict[str, Any]) -> Group:
         stages.add_row("embedding", str(total), "-", f"{report['embed_seconds']:.1f}", f"{total / report['embed_seconds']:.0f}")
     for stage in report["stages"]:
         rate = f"{stage['seen'] / stage['seconds']:.0f}" if stage["seconds"] > 0 else "-"
-        stages.add_row(stage["name"], str(stage["seen"]), str(stage["dropped"]), f"{stage['seconds']:.1f}", rate)
+        stages.add_row(*cells(stage["name"], stage["seen"], stage["dropped"], f"{stage['seconds']:.1f}", rate))
     scores = Table(title="scores")
     for column in ("score", "count", "mean", "p10", "median", "p90"):
         scores.add_column(column, justify="left" if column == "score" else "right")
     for name, d in report["scores"].items():
-        scores.add_row(name, str(d["count"]), *(f"{d[k]:.3g}" for k in ("mean", "p10", "median", "p90")))
+        scores.add_row(*cells(name, d["count"], *(f"{d[k]:.3g}" for k in ("mean", "p10", "median", "p90"))))
     lines = [f"wrote {report['written']} records to {report['out']} in {report['seconds']:.1f} s"]
     if report["repeats"]:
         lines.append(f"{report['repeats']} records repeated an earlier one exactly: marked duplicate_of in the output")
@@ -106,8 +107,10 @@ def score_view(report: dict[str, Any]) -> Group:
         sizes = [row["count"] for row in report["cluster_table"]]
         lines.append(f"{report['clusters']} clusters over the kept samples: sizes {max(sizes)} largest, "
                      f"{min(sizes)} smallest; entropy {report['cluster_entropy']:.3f} of an even 1.0")
+    lines.append(f"prompt injection: {report.get('injection', 0)} distinct samples hold text addressed to a grader or a "
+                 "model (listed in _assay.injection; kept, not dropped)")
     if report["invalid"]:
         lines.append(f"{report['invalid']} invalid records skipped")
     if report["session"]:
         lines.append(f"results recorded in session {report['session']} (see `assay trace`)")
-    return Group(reasons, stages, scores, *(Text(line) for line in lines))
+    return Group(reasons, stages, scores, *(plain(line) for line in lines))

@@ -13,6 +13,11 @@ from typing import Any
 
 from assay.llm_transport import Completion, CompletionRequest
 
+# Values every report treats as an alarm about the data. A placeholder has not read the data, so it
+# never asserts one: a dry run would otherwise show made-up injection or safety flags on clean samples.
+# Real flags still appear in a dry run: the deterministic injection detector runs on every verdict.
+ALARMS = frozenset({"prompt_injection", "unsafe"})
+
 
 class DryRunTransport:
     """Answers every request with a placeholder instance of the requested JSON schema."""
@@ -34,7 +39,7 @@ def placeholder(schema: dict[str, Any], rng: random.Random, defs: dict[str, Any]
     if "const" in schema:
         return schema["const"]
     if "enum" in schema:
-        return rng.choice(schema["enum"])
+        return rng.choice([v for v in schema["enum"] if v not in ALARMS] or schema["enum"])
     if "default" in schema and schema.get("type") is None and not any(k in schema for k in ("anyOf", "oneOf", "allOf")):
         return schema["default"]
     for key in ("anyOf", "oneOf"):

@@ -172,15 +172,16 @@ def expand_view(summary: dict[str, Any]) -> Any:
     """`assay expand`'s summary: generated, kept, rejected by reason, spend, where things went."""
     from rich.console import Group
     from rich.table import Table
-    from rich.text import Text
+    from assay.safe_text import cells, plain, visible_all
 
-    table = Table(title=f"expand · {summary['request'][:60]}")
+    summary = visible_all(summary)  # the request and the plan are user and model text: shown as text
+    table = Table(title=plain(f"expand · {summary['request'][:60]}"))
     table.add_column("outcome")
     table.add_column("count", justify="right")
-    table.add_row("candidates generated", str(summary["generated"]))
-    table.add_row("kept (written)", str(summary["kept"]))
+    table.add_row(*cells("candidates generated", summary["generated"]))
+    table.add_row(*cells("kept (written)", summary["kept"]))
     for reason, count in summary["by_reason"].items():
-        table.add_row(f"rejected: {reason}", str(count))
+        table.add_row(*cells(f"rejected: {reason}", count))
     plan = summary["plan"]
     lines = []
     if plan:
@@ -198,4 +199,4 @@ def expand_view(summary: dict[str, Any]) -> Any:
     lines += [f"problem: {p}" for p in summary["problems"][:5]]
     if summary["dry_run"]:
         lines.append(DRY_RUN_NOTE)
-    return Group(table, *(Text(line) for line in lines))
+    return Group(table, *(plain(line) for line in lines))

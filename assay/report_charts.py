@@ -12,14 +12,16 @@ from html import escape
 
 import numpy as np
 
+from assay.safe_text import visible
+
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 AXIS = "#555"
 GRID = "#e3e3e3"
 
 
 def e(text: object) -> str:
-    """HTML-escape any value for text or attribute use."""
-    return escape(str(text), quote=True)
+    """HTML-escape any value for text or attribute use, its control characters made visible (`\\x1b`)."""
+    return escape(visible(str(text)), quote=True)
 
 
 def _fmt(value: float) -> str:

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from assay.errors import AssayError
 from assay.proposals import Proposal, decide, proposals
+from assay.safe_text import cells
 from assay.session import Runtime, Session
 
 
@@ -64,6 +65,7 @@ def pending_table(items: Sequence[Proposal]) -> Table:
     for column in ("id", "round", "kind", "sample", "from", "summary"):
         table.add_column(column)
     for item in items:
-        table.add_row(str(item.id), str(item.round if item.round is not None else "-"), item.kind,
-                      item.sample_id or "-", item.parent_id or "-", item.summary)
+        # Cells as Text: a summary quotes model text, which a plain string cell would parse as markup.
+        table.add_row(*cells(item.id, item.round if item.round is not None else "-", item.kind,
+                             item.sample_id or "-", item.parent_id or "-", item.summary))
     return table

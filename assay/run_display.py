@@ -5,15 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
+from rich.text import Text
+
+from assay.safe_text import cells, plain, visible_all
 
 SHOWN_METRICS = ("active", "qualifying", "export_mean_quality", "export_min_quality", "cluster_coverage",
                  "topic_coverage")
 
 
 class RunDisplay:
-    """Receives the graph's progress events (`emit(kind, data)`) and draws them."""
+    """Receives the graph's progress events (`emit(kind, data)`) and draws them.
+
+    Event data carries model text (a planner's rationale) and data (file names, reasons): it is
+    drawn as Text, never parsed as markup, with control characters made visible."""
 
     def __init__(self, console: Console, progress: Progress) -> None:
         self.console = console
@@ -23,24 +30,29 @@ class RunDisplay:
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
         """Draw one event."""
+        data = visible_all(data)
         if kind == "stage":
-            self.tasks[data["name"]] = self.progress.add_task(f"round {self.round} · {data['name']}", total=data.get("total"))
+            # A task's description is rendered as markup: escape the name.
+            description = escape(f"round {self.round} · {data['name']}")
+            self.tasks[data["name"]] = self.progress.add_task(description, total=data.get("total"))
         elif kind == "advance" and data["name"] in self.tasks:
             self.progress.advance(self.tasks[data["name"]], data.get("n", 1))
         elif kind == "measured":
-            self.console.print(f"[bold]round {data['round']}[/] measured: " + metrics_line(data["metrics"]))
+            self.console.print(Text.assemble((f"round {data['round']}", "bold"), " measured: ",
+                                             metrics_line(data["metrics"])))
             for target in data["targets"]:
-                self.console.print("   " + target_line(target))
+                self.console.print(Text.assemble("   ", target_line(target)))
         elif kind == "plan":
             self.round = data["round"]
-            self.console.print(f"[bold cyan]round {data['round']} → {data['action']}[/]: {data['rationale']}")
+            self.console.print(Text.assemble((f"round {data['round']} → {data['action']}", "bold cyan"), ": ",
+                                             str(data["rationale"])))
         elif kind == "note":
-            self.console.print(f"[yellow]{data['message']}[/]")
+            self.console.print(plain(data["message"], "yellow"))
         elif kind in ("ingested", "judged", "repaired", "applied", "selected"):
-            self.console.print(f"   {kind}: " + ", ".join(f"{k} {v}" for k, v in data.items()
-                                                       if v is not None and not isinstance(v, dict)))
+            self.console.print(plain(f"   {kind}: " + ", ".join(f"{k} {v}" for k, v in data.items()
+                                                              if v is not None and not isinstance(v, dict))))
         elif kind == "expanded":
-            self.console.print(f"   expanded: kept {data['kept']}, rejected {data['rejected']}")
+            self.console.print(plain(f"   expanded: kept {data['kept']}, rejected {data['rejected']}"))
 
 
 def metrics_line(metrics: dict[str, Any]) -> str:
@@ -48,35 +60,40 @@ def metrics_line(metrics: dict[str, Any]) -> str:
     return " · ".join(f"{name} {_fmt(metrics.get(name))}" for name in SHOWN_METRICS if metrics.get(name) is not None)
 
 
-def target_line(target: dict[str, Any]) -> str:
+def target_line(target: dict[str, Any]) -> Text:
     """One target: met or not, achieved vs target."""
-    mark = "[green]✓ met[/]" if target["met"] else "[red]✗ not met[/]"
+    mark = ("✓ met", "green") if target["met"] else ("✗ not met", "red")
+    target = visible_all(target)
     detail = f" ({target['detail']})" if target.get("detail") else ""
-    return f"{mark} {target['name']}: {_fmt(target['achieved'])} vs target {_fmt(target['target'])}{detail}"
+    return Text.assemble(mark, f" {target['name']}: {_fmt(target['achieved'])} vs target {_fmt(target['target'])}{detail}")
 
 
 def outcome_view(outcome: Any) -> Group:
     """The final message: why it stopped, each target met or not, the files and the spend."""
     lines: list[Any] = []
     state = outcome.state
+    where = visible_all(str(outcome.session_dir))
     if outcome.waiting_for_review:
-        lines.append(f"[bold yellow]paused for review[/]: {outcome.waiting_for_review}; then `assay resume {outcome.session_dir}`")
+        lines.append(Text.assemble(("paused for review", "bold yellow"),
+                                   visible_all(f": {outcome.waiting_for_review}; then `assay resume {where}`")))
     elif state is not None:
-        lines.append(f"[bold]stopped: {state.stop_reason}[/] — {state.stop_message}")
+        lines.append(Text.assemble((visible_all(f"stopped: {state.stop_reason}"), "bold"),
+                                   visible_all(f" — {state.stop_message}")))
         table = Table(title="targets", show_header=True)
         for column in ("target", "wanted", "achieved", "met"):
             table.add_column(column)
         for t in state.targets:
-            table.add_row(t.name, _fmt(t.target), _fmt(t.achieved), "[green]yes[/]" if t.met else "[red]no[/]")
+            table.add_row(*cells(t.name, _fmt(t.target), _fmt(t.achieved)),
+                          Text("yes", "green") if t.met else Text("no", "red"))
         if state.targets:
             lines.append(table)
         else:
             lines.append("no targets were set: the loop cleaned and judged the pool, then exported it")
         for kind, path in state.exported.items():
-            lines.append(f"  {kind}: {path}")
+            lines.append(plain(f"  {kind}: {path}"))
     spend = outcome.spend
-    lines.append(f"LLM calls {spend.get('calls', 0)} ({spend.get('cached', 0)} from cache), tokens {spend.get('tokens', 0)}, "
-                 f"cost ${spend.get('usd', 0.0):.4f} · trace: assay trace {outcome.session_dir}")
+    lines.append(plain(f"LLM calls {spend.get('calls', 0)} ({spend.get('cached', 0)} from cache), tokens {spend.get('tokens', 0)}, "
+                 f"cost ${spend.get('usd', 0.0):.4f} · trace: assay trace {where}"))
     return Group(*lines)
 
 

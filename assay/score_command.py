@@ -10,7 +10,7 @@ import numpy as np
 
 from assay.config import Config
 from assay.ingest import read_inputs
-from assay.scored_output import summary, write_scored
+from assay.scored_output import injection_flags, summary, write_scored
 from assay.scoring import ScoreOptions, VectorCache, score_pool
 from assay.session import Runtime, Session
 
@@ -45,7 +45,8 @@ def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
         result, cluster_of = score_pool(samples, options, vectors, on_stage=on_stage)
         if current:
             progress.update(current["task"], completed=current["total"])
-    written = write_scored(out, result, shape, cluster_of, read.records)
+    injection = injection_flags(samples)
+    written = write_scored(out, result, shape, cluster_of, read.records, injection)
     if session is not None:
         from assay.screen_session import apply_screen
 
@@ -56,7 +57,7 @@ def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
     report.update(
         path=str(path), out=str(out), written=written, invalid=len(read.invalid), repeats=read.files[0].repeats,
         embed_seconds=embed_seconds, seconds=time.perf_counter() - started, session=str(session_dir) if session_dir else None,
-        clusters=len(set(cluster_of.values())),
+        clusters=len(set(cluster_of.values())), injection=sum(bool(hits) for hits in injection.values()),
     )
     return report
 

@@ -17,13 +17,23 @@ from assay.writers import write_records
 ASSAY_KEY = "_assay"
 
 
+def injection_flags(samples: Sequence[Sample]) -> dict[str, list[str]]:
+    """Each sample's prompt-injection hits (text addressed to a grader or a model), over every turn."""
+    from assay.agents.injection import detect_injection
+
+    return {s.id: detect_injection("\n".join(m.content for m in s.messages)) for s in samples}
+
+
 def scored_records(result: ScreenResult, shape: FileShape, clusters: Mapping[str, int],
-                   records: Sequence[Sample] | None = None) -> list[dict[str, Any]]:
+                   records: Sequence[Sample] | None = None,
+                   injection: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
     """Every input record, in input order and format, each with its `_assay` verdict.
 
     `records` lists every valid input record, repeats included (default: the screened
     samples); a record repeating an earlier one exactly is marked as its duplicate.
+    `injection`: each sample's injection hits (default: detected here).
     """
+    injection = injection if injection is not None else injection_flags(result.samples)
     rows = []
     seen: set[str] = set()
     for sample in records if records is not None else result.samples:
@@ -36,6 +46,7 @@ def scored_records(result: ScreenResult, shape: FileShape, clusters: Mapping[str
             "dropped_by": result.dropped_by.get(sample.id),
             "cluster": clusters.get(sample.id),
             "scores": {k: round(v, 6) for k, v in sorted(outcome.scores.items())},
+            "injection": injection.get(sample.id, []),
         }
         if sample.id in seen:
             verdict.update(status=Status.DROPPED.value, reason=f"duplicate_of:{sample.id}",
@@ -48,9 +59,9 @@ def scored_records(result: ScreenResult, shape: FileShape, clusters: Mapping[str
 
 
 def write_scored(path: str | Path, result: ScreenResult, shape: FileShape, clusters: Mapping[str, int],
-                 records: Sequence[Sample] | None = None) -> int:
+                 records: Sequence[Sample] | None = None, injection: Mapping[str, list[str]] | None = None) -> int:
     """Write the scored records; the container follows the output's extension."""
-    rows = scored_records(result, shape, clusters, records)
+    rows = scored_records(result, shape, clusters, records, injection)
     return write_records(path, rows, container_of_name(Path(path)))
 
 

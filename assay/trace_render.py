@@ -11,6 +11,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from assay.safe_text import cells, visible_all
+
 SNIPPET = 400
 
 
@@ -22,34 +24,40 @@ def _table(title: str, columns: Iterable[str], right: Iterable[str] = ()) -> Tab
     return table
 
 
+def _add(table: Table, *values: object) -> None:
+    # Cells as Text: a plain string cell would be parsed as markup, and sample text may hold any.
+    table.add_row(*cells(*values))
+
+
 def _counts(pairs: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in pairs.items())
 
 
 def summary_view(data: dict[str, Any], directory: Path) -> Group:
     """The session at a glance: the rounds, samples by status and reason, review items, decisions, spend, events."""
+    data = visible_all(data)  # every view draws Text (never markup) of visible text: model and data text is inert
     meta, spend = data["session"], data["spend"]
-    title = f"session {meta.get('session_id', '?')} · {directory}" + (" · DRY RUN" if meta.get("dry_run") else "")
+    title = f"session {meta.get('session_id', '?')} · {visible_all(str(directory))}" + (" · DRY RUN" if meta.get("dry_run") else "")
     rounds = _timeline(data["rounds"])
     statuses = _table("samples by status and reason", ("status", "reason", "count"), right=("count",))
     for row in data["samples"]:
-        statuses.add_row(row["status"], row["reason"] or "", str(row["count"]))
+        _add(statuses, row["status"], row["reason"] or "", str(row["count"]))
     review = _table("review items", ("status", "kind", "count"), right=("count",))
     for row in data["review"]:
-        review.add_row(row["status"], row["kind"], str(row["count"]))
+        _add(review, row["status"], row["kind"], str(row["count"]))
     decisions = _table("decisions by agent", ("agent", "action", "count"), right=("count",))
     for row in data["decisions"]:
-        decisions.add_row(row["agent"], row["action"], str(row["count"]))
+        _add(decisions, row["agent"], row["action"], str(row["count"]))
     calls = _table("LLM calls", ("agent", "model", "calls", "cached", "failed", "tokens", "cost (USD)", "mean ms"),
                    right=("calls", "cached", "failed", "tokens", "cost (USD)", "mean ms"))
     for row in data["llm_calls"]:
         tokens = (row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0)
         mean = f"{row['mean_latency_ms']:.0f}" if row["mean_latency_ms"] is not None else "-"
-        calls.add_row(row["agent"], row["model"], str(row["calls"] or 0), str(row["cached"] or 0), str(row["failed"] or 0),
+        _add(calls, row["agent"], row["model"], str(row["calls"] or 0), str(row["cached"] or 0), str(row["failed"] or 0),
                       f"{tokens:,}", f"{row['cost_usd'] or 0:.4f}", mean)
     events = _table("latest events", ("time", "round", "kind", "message"))
     for row in data["events"][-20:]:
-        events.add_row(row["ts"][:19], "" if row["round"] is None else str(row["round"]), row["kind"], row["message"])
+        _add(events, row["ts"][:19], "" if row["round"] is None else str(row["round"]), row["kind"], row["message"])
     tables = [p for p in (statuses, review, decisions, calls, events) if p.row_count]
     total = Text(f"spend: {spend['calls']} LLM calls, {spend['tokens']:,} tokens, ${spend['cost_usd']:.4f}")
     return Group(Text(title, style="bold"), rounds, *tables, total)
@@ -82,6 +90,7 @@ def _timeline(entries: list[dict[str, Any]]) -> Group:
 def decisions_view(data: dict[str, Any], *, round_entry: dict[str, Any] | None = None,
                    reason_counts: dict[str, int] | None = None) -> Group:
     """A decision search: the round it looks at, the samples that carry the reason, then the matching decisions."""
+    data, round_entry, reason_counts = visible_all([data, round_entry, reason_counts])
     parts: list[RenderableType] = []
     if round_entry is not None:
         parts.append(_round_text(round_entry))
@@ -108,6 +117,7 @@ def decisions_view(data: dict[str, Any], *, round_entry: dict[str, Any] | None =
 
 def lineage_view(data: dict[str, Any]) -> Group:
     """The lineage tree, each sample with its messages, verdicts, review items, decisions and their LLM calls."""
+    data = visible_all(data)
     nodes = {n["id"]: n for n in [*data["ancestors"], data["sample"], *data["descendants"]]}
     tree = Tree(Text("lineage", style="bold"))
     for root in data["tree"]:

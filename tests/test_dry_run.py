@@ -43,3 +43,19 @@ async def test_answers_are_schema_valid(content: str) -> None:
 async def test_same_request_same_answer() -> None:
     request = CompletionRequest("dry-run", [{"role": "user", "content": "x"}], Verdict.model_json_schema(), "Verdict")
     assert (await DryRunTransport()(request)).text == (await DryRunTransport()(request)).text
+
+
+async def test_placeholder_verdicts_never_invent_alarms() -> None:
+    """Issue 11 #19: a quarter of clean samples got a made-up prompt_injection issue in a dry run."""
+    from assay.agents.judge import DEFAULT_RUBRIC, verdict_type
+
+    model = verdict_type(DEFAULT_RUBRIC)
+    types: set[str] = set()
+    for n in range(200):
+        request = CompletionRequest("dry-run", [{"role": "user", "content": f"clean sample {n}"}],
+                                    model.model_json_schema(), model.__name__)
+        value, error = parse_structured((await DryRunTransport()(request)).text, model)
+        assert error is None and value is not None
+        types |= {issue.type for issue in value.issues}
+    assert "prompt_injection" not in types and "unsafe" not in types
+    assert {"wrong_answer", "incomplete"} <= types  # other placeholder issues still exercise repair

@@ -78,7 +78,8 @@ def test_scored_file_keeps_records_and_adds_assay(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert {k: v for k, v in rows[0].items() if k != "_assay"} == RECORDS[0]
     assert rows[0]["_assay"] == {"id": samples[0].id, "status": "active", "reason": None, "detail": None,
-                                 "dropped_by": None, "cluster": 3, "scores": {"words": 1.0}}
+                                 "dropped_by": None, "cluster": 3, "scores": {"words": 1.0},
+                                 "injection": []}
     assert rows[1]["_assay"]["status"] == "dropped" and rows[1]["_assay"]["reason"] == "empty_output"
     # A scored file reads back as the same samples (the _assay object is an extra field).
     _, items = read_samples(out)

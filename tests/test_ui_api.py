@@ -243,3 +243,30 @@ def test_keys_are_never_shown(own: BuiltSession) -> None:
         text = ok(c, path).text
         assert SECRET not in text and "[REDACTED]" in text, path
     assert SECRET in ok(client(own), f"/api/calls/{call_id}").text  # the check above can fail
+
+
+def test_out_of_range_ids_and_non_finite_numbers_answer_with_a_message(shared: BuiltSession) -> None:
+    """Issue 11 #17: ids past SQLite's 64-bit range and NaN filters were 500s."""
+    c = TestClient(create_app(shared.dir, fixed_runtime(), reviewer="tester"), base_url=BASE, raise_server_exceptions=False)
+    huge = "99999999999999999999"
+    for path in (f"/calls/{huge}", f"/decisions/{huge}", f"/review/{huge}"):
+        page = c.get(path)
+        assert page.status_code == 404 and huge in page.text, (path, page.status_code)
+    for path in (f"/api/calls/{huge}", f"/api/decisions/{huge}", f"/api/review/{huge}"):
+        answer = c.get(path)
+        assert answer.status_code == 404 and huge in answer.json()["error"], (path, answer.status_code)
+    for query in ("score_min=nan", "score_max=inf", "score_min=-Infinity", f"round={huge}", f"after={huge}",
+                  f"limit={huge}"):
+        answer = c.get(f"/api/samples?{query}")
+        assert answer.status_code == 400 and answer.json()["error"].startswith(query.split("=")[0]), (query, answer.text)
+        if not query.startswith("limit"):  # the page has a fixed page size
+            assert c.get(f"/samples?{query}").status_code == 400, query
+    assert c.get(f"/api/decisions?round={huge}").status_code == 400
+
+
+def test_host_check_ignores_case(shared: BuiltSession) -> None:
+    """Issue 11 #17: host names are case-insensitive, so LOCALHOST is this machine."""
+    c = client(shared)
+    for host in ("LOCALHOST:8484", "LocalHost", "127.0.0.1:8484"):
+        assert c.get("/", headers={"Host": host}).status_code == 200, host
+    assert c.get("/", headers={"Host": "EVIL.example"}).status_code == 400

@@ -18,7 +18,7 @@ from assay import trace_query, trace_summary
 from assay.errors import AssayError
 from assay.trace_command import redacted
 from assay.ui import queries
-from assay.ui.app import Viewer, int_param, route, sample_filter
+from assay.ui.app import TextJSONResponse, Viewer, int_param, path_id, route, sample_filter
 from assay.ui.review import apply_review
 
 
@@ -37,7 +37,7 @@ def routes(viewer: Viewer) -> list[Route]:
     conn = viewer.conn
 
     def answer(data: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(redacted(_plain(data), viewer.redactor), status_code=status)
+        return TextJSONResponse(redacted(_plain(data), viewer.redactor), status_code=status)
 
     async def summary(request: Request) -> Response:
         return answer(viewer.cached("summary", lambda: trace_summary.summary(conn)))
@@ -66,18 +66,19 @@ def routes(viewer: Viewer) -> list[Route]:
                                                  limit=min(int_param(request, "limit") or 50, 500)))
 
     async def decision(request: Request) -> Response:
-        return answer(trace_query.decision(conn, request.path_params["decision_id"]))
+        return answer(trace_query.decision(conn, path_id(request, "decision_id", "decision")))
 
     async def call(request: Request) -> Response:
-        return answer(trace_query.llm_call(conn, request.path_params["call_id"]))
+        return answer(trace_query.llm_call(conn, path_id(request, "call_id", "LLM call")))
 
     async def review(request: Request) -> Response:
         return answer({"items": queries.review_items(conn, status=request.query_params.get("status") or None)})
 
     async def review_item(request: Request) -> Response:
-        item = queries.review_item(conn, request.path_params["item_id"])
+        item_id = path_id(request, "item_id", "review item")
+        item = queries.review_item(conn, item_id)
         if item is None:
-            raise AssayError(f"no review item {request.path_params['item_id']} in this session")
+            raise AssayError(f"no review item {item_id} in this session")
         return answer(item)
 
     async def decide(request: Request) -> Response:
@@ -87,7 +88,7 @@ def routes(viewer: Viewer) -> list[Route]:
             raise HTTPException(400, "send a JSON object: {\"verdict\": \"approved\" | \"rejected\", \"note\": ...}") from None
         if not isinstance(body, dict):
             raise HTTPException(400, "send a JSON object")
-        item_id = request.path_params["item_id"]
+        item_id = path_id(request, "item_id", "review item")
         note = body.get("note")
         pending = apply_review(viewer, item_id, str(body.get("verdict", "")), str(note) if note else None)
         return answer({"item": queries.review_item(conn, item_id), "pending": pending})

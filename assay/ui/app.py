@@ -8,6 +8,7 @@ connection; the only write is a review decision, made through `assay.review_comm
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from assay.errors import AssayError
 from assay.session import DB_NAME, Runtime, is_session
+from assay.safe_text import json_text, visible
 from assay.trace import Redactor
 from assay.trace_view import has_table
 from assay.ui.auth import Guard
@@ -64,6 +66,15 @@ class Viewer:
         return HTMLResponse(page, status_code=status)
 
 
+class TextJSONResponse(JSONResponse):
+    """JSON whose every control character is a `\\u` escape (json.dumps leaves DEL, the C1 controls and
+    bidi overrides raw), so an answer shown in a terminal (curl) cannot drive it. The data is unchanged."""
+
+    def render(self, content: Any) -> bytes:
+        """The body: JSON, control characters escaped."""
+        return json_text(content, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+
+
 def open_read_only(directory: Path) -> sqlite3.Connection:
     """A read-only connection usable from the server's threads (each use is serialised by the event loop)."""
     uri = (directory / DB_NAME).resolve().as_uri() + "?mode=ro"
@@ -77,7 +88,12 @@ def _templates(redactor: Redactor) -> Environment:
 
     from assay.ui.diff import message_diffs
 
-    redact = redactor.text
+    def redact(text: str) -> str:
+        # Control characters made visible too: a sample's ANSI sequence or bidi override is shown, not hidden.
+        shown = visible(redactor.text(text))
+        # Markup (a macro's output) was built from escaped pieces: it stays markup, not escaped again.
+        return Markup(shown) if isinstance(text, Markup) else shown
+
     env = Environment(loader=PackageLoader("assay.ui", "templates"), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, finalize=lambda v: redact(v) if isinstance(v, str) else v)
     env.globals["query"] = lambda params, **changes: "?" + urlencode(
@@ -127,7 +143,7 @@ def create_app(directory: str | Path, runtime: Runtime, *, token: str | None = N
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         message = exc.detail if isinstance(exc, HTTPException) else str(exc)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": redactor.text(message)}, status_code=status)
+            return TextJSONResponse({"error": redactor.text(message)}, status_code=status)
         return viewer.render(request, "error.html", status=status, nav="", message=message, status_code=status)
 
     app = Starlette(routes=routes, exception_handlers={AssayError: on_error, HTTPException: on_error})
@@ -148,15 +164,30 @@ def _text(params: Any, name: str) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
+# SQLite integers are signed 64-bit: a larger Python int raises OverflowError inside the query.
+SQLITE_INT_MAX = 2**63 - 1
+
+
 def int_param(request: Request, name: str) -> int | None:
-    """An optional integer query parameter; 400 when it is not one."""
+    """An optional integer query parameter; 400 when it is not one SQLite can hold."""
     value = _text(request.query_params, name)
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise HTTPException(400, f"{name} must be a whole number, not {value!r}") from None
+    if abs(number) > SQLITE_INT_MAX:
+        raise HTTPException(400, f"{name} must be a whole number below 2**63, not {value!r}")
+    return number
+
+
+def path_id(request: Request, name: str, what: str) -> int:
+    """A row id from the path (the route's `int` convertor took digits); 404, naming it, when no row can have it."""
+    value: int = request.path_params[name]
+    if value > SQLITE_INT_MAX:
+        raise AssayError(f"no {what} {value} in this session")
+    return value
 
 
 def _float(params: Any, name: str) -> float | None:
@@ -164,9 +195,12 @@ def _float(params: Any, name: str) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise HTTPException(400, f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):  # NaN compares false with everything: the filter would silently match nothing
+        raise HTTPException(400, f"{name} must be a finite number, not {value!r}")
+    return number
 
 
 def route(path: str, endpoint: Any, methods: tuple[str, ...] = ("GET",)) -> Route:

@@ -28,10 +28,12 @@ LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 def is_loopback(host: str) -> bool:
     """Whether binding this host keeps the viewer on this machine."""
-    return host.strip("[]") in LOOPBACK_NAMES
+    return host.strip("[]").lower() in LOOPBACK_NAMES
 
 
 def _host_name(value: str) -> str:
+    """The host of a Host header, lower-cased: DNS names are case-insensitive (LOCALHOST is localhost)."""
+    value = value.strip().lower()
     if value.startswith("["):  # [::1]:8000
         return value[1:].split("]", 1)[0]
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value

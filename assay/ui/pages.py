@@ -12,7 +12,7 @@ from starlette.routing import Route
 from assay import trace_query, trace_summary
 from assay.errors import AssayError
 from assay.ui import queries
-from assay.ui.app import Viewer, int_param, route, sample_filter
+from assay.ui.app import Viewer, int_param, path_id, route, sample_filter
 from assay.ui.review import apply_review
 
 
@@ -47,11 +47,11 @@ def routes(viewer: Viewer) -> list[Route]:
         return viewer.render(request, "decisions.html", nav="decisions", found=found, params=dict(q))
 
     async def decision(request: Request) -> Response:
-        found = trace_query.decision(conn, request.path_params["decision_id"])
+        found = trace_query.decision(conn, path_id(request, "decision_id", "decision"))
         return viewer.render(request, "decision.html", nav="decisions", decision=found)
 
     async def call(request: Request) -> Response:
-        found = trace_query.llm_call(conn, request.path_params["call_id"])
+        found = trace_query.llm_call(conn, path_id(request, "call_id", "LLM call"))
         return viewer.render(request, "call.html", nav="decisions", call=found)
 
     async def review(request: Request) -> Response:
@@ -59,15 +59,16 @@ def routes(viewer: Viewer) -> list[Route]:
                              done=request.query_params.get("done"))
 
     async def review_item(request: Request) -> Response:
-        item = queries.review_item(conn, request.path_params["item_id"])
+        item_id = path_id(request, "item_id", "review item")
+        item = queries.review_item(conn, item_id)
         if item is None:
-            raise AssayError(f"no review item {request.path_params['item_id']} in this session")
+            raise AssayError(f"no review item {item_id} in this session")
         return viewer.render(request, "review_item.html", nav="review", item=item, done=request.query_params.get("done"))
 
     async def decide(request: Request) -> Response:
         # Parsed by hand: the form is two short fields, not worth a multipart dependency.
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        item_id = request.path_params["item_id"]
+        item_id = path_id(request, "item_id", "review item")
         verdict = form.get("verdict", "")
         if verdict not in ("approved", "rejected"):
             raise HTTPException(400, "verdict must be approved or rejected")
