@@ -115,6 +115,9 @@ class JudgeSettings(_Section):
     """The judge's rubric: `[[judge.rubric]]` tables with a name and a description each."""
 
     rubric: tuple[Criterion, ...] = Field(DEFAULT_CRITERIA, min_length=1, max_length=12)
+    # A judge or rewrite call that still fails after the gateway's retries (llm.max_attempts)
+    # is tried again in a later pass; after this many failed passes the sample is left unjudged.
+    max_attempts: int = Field(3, ge=1, description="failed judging (or repair) passes a sample gets")
 
     @field_validator("rubric")
     @classmethod

@@ -2,7 +2,8 @@
 
 Every verdict lands in the `judgements` table with its source, its overall score in the
 sample's scores as `judge_overall` (and each criterion as `judge_<name>`), and one traced
-decision per sample. A failed call is recorded as a failed verdict, never as a score.
+decision per sample. A failed call is recorded as a failed attempt, never as a score: the
+sample is judged again in a later pass, up to `judge.max_attempts` failed attempts.
 
 With `--judge-sample K` (`deps.options.judge_sample`) the LLM judges K samples per cluster
 (`tags["cluster"]`; samples without one form one group of their own), a classifier trained
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any
 
-from assay.judgements import Judgement, record_judgements
+from assay.judgements import Judgement, judge_attempts, record_judgements
 from assay.quality_model import QualityModel, QualityModelSettings, build_features, route
 from assay.records import Sample
 from assay.trace import Decision
@@ -212,17 +213,26 @@ def record_verdicts(session: Any, verdicts: Sequence[Judgement], round: int | No
     """
     if not verdicts:
         return
-    notes = notes or {}
-    record_judgements(session.conn, session.runtime.clock, verdicts)
-    session.store.set_scores({
-        v.sample_id: {"judge_overall": v.overall, **{f"judge_{k}": s for k, s in v.scores.items()}}
-        for v in verdicts if v.ok
-    })
-    session.trace.decisions([
-        Decision(v.sample_id, "judge", "judged" if v.ok else "judge_failed",
-                 reason=_reason(v, notes.get(v.sample_id)), scores=_decision_scores(v), call_ids=v.call_ids, round=round)
-        for v in verdicts
-    ])
+    notes = dict(notes or {})
+    failed = [v.sample_id for v in verdicts if not v.ok]
+    if failed:
+        limit = session.config.judge.max_attempts
+        before = judge_attempts(session.conn, failed)
+        for sample_id in failed:  # the attempt is part of the record: "(attempt 2 of 3)"
+            attempt = f"(attempt {before.get(sample_id, 0) + 1} of {limit})"
+            notes[sample_id] = f"{attempt} {notes[sample_id]}" if sample_id in notes else attempt
+    with session.conn:  # the verdicts, their scores and their decisions land together or not at all
+        record_judgements(session.conn, session.runtime.clock, verdicts)
+        session.store.set_scores({
+            v.sample_id: {"judge_overall": v.overall, **{f"judge_{k}": s for k, s in v.scores.items()}}
+            for v in verdicts if v.ok
+        })
+        session.trace.decisions([
+            Decision(v.sample_id, "judge", "judged" if v.ok else "judge_failed",
+                     reason=_reason(v, notes.get(v.sample_id)), scores=_decision_scores(v), call_ids=v.call_ids,
+                     round=round)
+            for v in verdicts
+        ])
 
 
 def _reason(verdict: Judgement, note: str | None) -> str:

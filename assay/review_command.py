@@ -33,17 +33,25 @@ def review(directory: Path, runtime: Runtime, *, approve: Sequence[int], reject:
             raise AssayError(f"items {clash} are both approved and rejected")
         approve_ids = sorted(known) if approve_all else list(approve)
         reject_ids = sorted(known) if reject_all else list(reject)
-        changed = {
-            "approved": decide(opened.conn, runtime.clock, approve_ids, "approved", by=by, note=note),
-            "rejected": decide(opened.conn, runtime.clock, reject_ids, "rejected", by=by, note=note),
-        }
+        changed = {"approved": 0, "rejected": 0}
+        late: list[int] = []
         by_id = {p.id: p for p in pending}
-        for verdict, ids in (("approved", approve_ids), ("rejected", reject_ids)):
-            for item in ids:
-                proposal = by_id[item]
-                opened.trace.decision(proposal.sample_id or proposal.parent_id, "review", f"item_{verdict}",
-                                      reason=f"review item {item} ({proposal.kind}) {verdict} by {by}"
-                                      + (f": {note}" if note else ""), round=proposal.round)
+        # One transaction: each item is decided and traced together, and only when the decision
+        # took effect; an item someone else decided since our read undoes the whole call.
+        with opened.conn:
+            for verdict, ids in (("approved", approve_ids), ("rejected", reject_ids)):
+                for item in ids:
+                    if not decide(opened.conn, runtime.clock, [item], verdict, by=by, note=note):
+                        late.append(item)
+                        continue
+                    changed[verdict] += 1
+                    proposal = by_id[item]
+                    opened.trace.decision(proposal.sample_id or proposal.parent_id, "review", f"item_{verdict}",
+                                          reason=f"review item {item} ({proposal.kind}) {verdict} by {by}"
+                                          + (f": {note}" if note else ""), round=proposal.round)
+            if late:
+                raise AssayError(f"review items {sorted(late)} were decided meanwhile by someone else; nothing was "
+                                 "changed, run the review again")
         return proposals(opened.conn, status="pending"), changed
     finally:
         opened.close()

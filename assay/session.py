@@ -49,6 +49,7 @@ class Session:
         self.dir = directory
         self.runtime = runtime
         self.config = config
+        self.read_only = read_only
         self.conn = connect(directory / DB_NAME, read_only=read_only)
         self.redactor = Redactor(runtime.env)
         self.trace = Trace(self.conn, runtime.clock, self.redactor)
@@ -109,11 +110,14 @@ class Session:
     def store(self) -> Any:
         """The vector store (loads the embedding model and Chroma on first use)."""
         from assay.embeddings import Embedder
-        from assay.store import Store, chroma_client
+        from assay.store import Store, chroma_client, reconcile
 
         settings = self.config.store
         embedder = Embedder(settings.embedding_model, device=settings.device, batch_size=settings.embedding_batch_size)
-        return Store(self.samples, embedder, chroma_client(self.dir, settings.chroma_url), f"assay-{self.id}")
+        store = Store(self.samples, embedder, chroma_client(self.dir, settings.chroma_url), f"assay-{self.id}")
+        if not self.read_only:
+            reconcile(store)  # Chroma is derived from SQLite: catch up on what a kill left behind
+        return store
 
     @cached_property
     def gateway(self) -> Any:

@@ -64,12 +64,13 @@ async def run_expansion(deps: CurationDeps, plan: Plan, round: int) -> tuple[dic
         expand_options = ExpandOptions(n=n, min_quality=options.min_synth_quality, rubric=session.config.judge.rubric,
                                        synth=SynthOptions(depth=options.expand_depth))
         report = await expand(agents, request, seeds, screen, session.trace, expand_options, fmt=fmt)
-        for kept in report.kept:
-            propose(session.conn, session.runtime.clock, round=round, kind="expand", sample_id=kept.sample.id,
-                    parent_id=kept.seed_id, auto_approve=not options.review,
-                    summary=f"{kept.op} hop {kept.hop} from {kept.seed_id} on {kept.topic}",
-                    payload=sample_payload(kept.sample, judge_overall=kept.judge_overall, topic=kept.topic,
-                                           attributes=list(kept.attributes), relevance=kept.relevance))
+        with session.conn:  # a job's proposals land together; `propose` skips any made before a kill
+            for kept in report.kept:
+                propose(session.conn, session.runtime.clock, round=round, kind="expand", sample_id=kept.sample.id,
+                        parent_id=kept.seed_id, auto_approve=not options.review,
+                        summary=f"{kept.op} hop {kept.hop} from {kept.seed_id} on {kept.topic}",
+                        payload=sample_payload(kept.sample, judge_overall=kept.judge_overall, topic=kept.topic,
+                                               attributes=list(kept.attributes), relevance=kept.relevance))
         deps.emit("advance", {"name": "expand", "n": n})
         summary["jobs"].append(report.summary())
         summary["kept"] += len(report.kept)

@@ -20,13 +20,22 @@ from assay.judgements import latest_judgements
 from assay.proposals import propose, proposals, sample_payload
 from assay.records import Status
 
+APPLIED_META = "applied_rounds"  # round -> the repairs it applied, set in apply's own transaction
 FIXABLE = {"wrong_answer", "incomplete", "truncated", "ambiguous_instruction", "spurious_cue", "format"}
 DEFAULT_REPAIR_BELOW = 3.0
 
 
 def repairable(session: Any, threshold: float) -> list[str]:
-    """Active samples scored under `threshold` with an issue a rewrite can fix, never repaired before; worst first."""
-    tried = {r[0] for r in session.conn.execute("SELECT DISTINCT sample_id FROM decisions WHERE agent = 'rewriter'")}
+    """Active samples scored under `threshold` with an issue a rewrite can fix, not repaired before; worst first.
+
+    A repair that failed (the provider, not the judge's preference) does not count as tried
+    until it has failed `judge.max_attempts` times: a later round tries it again.
+    """
+    limit = session.config.judge.max_attempts
+    rows = session.conn.execute(
+        "SELECT sample_id, SUM(action = 'rewrite_failed'), SUM(action != 'rewrite_failed') FROM decisions"
+        " WHERE agent = 'rewriter' GROUP BY sample_id")
+    tried = {r[0] for r in rows if r[2] or r[1] >= limit}
     active = {s.id for s in session.samples.iter(status=Status.ACTIVE)}
     verdicts = latest_judgements(session.conn, active)
     found = [(v.overall, i) for i, v in verdicts.items()
@@ -93,7 +102,7 @@ def _record_round(deps: CurationDeps, round: int, plan: Plan, metrics: dict[str,
             "INSERT OR REPLACE INTO rounds (round, action, rationale, planner, metrics, started_at) VALUES (?, ?, ?, ?, ?, ?)",
             (round, plan.action, plan.rationale, plan.planner, json.dumps(metrics), session.runtime.clock().isoformat()),
         )
-    session.trace.event("plan", f"round {round}: {plan.action}: {plan.rationale}", plan.model_dump(), round=round)
+        session.trace.event("plan", f"round {round}: {plan.action}: {plan.rationale}", plan.model_dump(), round=round)
 
 
 def _record_outcome(deps: CurationDeps, round: int, *, finished: bool = False, **outcome: Any) -> None:
@@ -126,14 +135,15 @@ def make_repair(deps: CurationDeps):  # noqa: ANN201
 
         outcomes, spent = await run_chunked(samples, one, 16, lambda: deps.emit("advance", {"name": "repair", "n": 1}))
         accepted = [o for o in outcomes if o is not None and o.accepted]
-        for outcome in accepted:
-            new = outcome.rewritten
-            propose(session.conn, session.runtime.clock, round=state.round, kind="repair", sample_id=new.id,
-                    parent_id=outcome.original.id, auto_approve=not deps.options.review,
-                    summary=f"rewrite of {outcome.original.id}: {outcome.reason}",
-                    payload=sample_payload(new, changes=list(outcome.rewrite.changes) if outcome.rewrite else []))
         outcome_counts = {"attempted": sum(o is not None for o in outcomes), "accepted": len(accepted)}
-        _record_outcome(deps, state.round, repair=outcome_counts)
+        with session.conn:  # the round's proposals and its outcome land together
+            for outcome in accepted:
+                new = outcome.rewritten
+                propose(session.conn, session.runtime.clock, round=state.round, kind="repair", sample_id=new.id,
+                        parent_id=outcome.original.id, auto_approve=not deps.options.review,
+                        summary=f"rewrite of {outcome.original.id}: {outcome.reason}",
+                        payload=sample_payload(new, changes=list(outcome.rewrite.changes) if outcome.rewrite else []))
+            _record_outcome(deps, state.round, repair=outcome_counts)
         deps.emit("repaired", outcome_counts)
         return {"stop_reason": "budget_spent", "stop_message": spent} if spent else {}
 
@@ -170,7 +180,12 @@ def make_review_gate(deps: CurationDeps):  # noqa: ANN201
 
 
 def make_apply(deps: CurationDeps):  # noqa: ANN201
-    """Move approved proposals into the pool; rejected ones are traced and left out."""
+    """Move approved proposals into the pool; rejected ones are traced and left out.
+
+    All of apply's writes are one transaction, marked done in the same transaction: a kill
+    leaves the round's proposals either all applied or none, never a rewrite beside the
+    original it replaces, and a re-run after the commit repeats nothing.
+    """
 
     async def apply(state: CurationState) -> dict[str, Any]:
         from assay.graphs.clusters import nearest_clusters
@@ -178,37 +193,47 @@ def make_apply(deps: CurationDeps):  # noqa: ANN201
         from assay.judging import record_verdicts
 
         session = deps.session
+        done = session.meta(APPLIED_META, {})
+        if str(state.round) in done:
+            return {"proposed_ids": done[str(state.round)]}
         store = session.store
+        items = [p for p in proposals(session.conn, round=state.round) if p.kind != "export"]
+        chosen: dict[int, Any] = {}  # proposal id -> its sample, for approved ones not in the pool yet
+        seen = set()
+        for item in items:
+            if item.status == "approved":
+                sample = item.sample()
+                if sample.id not in seen and not session.samples.known([sample.id]):
+                    chosen[item.id] = sample
+                    seen.add(sample.id)
         repairs, expansions = [], []
-        for item in proposals(session.conn, round=state.round):
-            if item.kind == "export":
-                continue
-            if item.status == "rejected":
-                session.trace.decision(item.parent_id or item.sample_id, "review", f"{item.kind}_rejected",
-                                       reason=item.note or f"rejected by {item.decided_by}", round=state.round)
-                continue
-            if item.status != "approved":
-                continue
-            sample = item.sample()
-            if sample.id in session.samples.known([sample.id]):
-                continue  # applied before a crash
-            store.add([sample], round=state.round)
-            if item.kind == "repair":
-                store.set_status([item.parent_id], Status.DROPPED, f"replaced_by:{sample.id}")
-                repairs.append(sample.id)
-            else:
-                expansions.append(sample)
-                overall = item.payload.get("judge_overall")
-                if overall is not None:
-                    record_verdicts(session, [Judgement(sample.id, "llm", float(overall), round=state.round)],
-                                    state.round)
-            by = "curation" if item.decided_by == "auto" else "review"
-            session.trace.decision(sample.id, by, f"{item.kind}_applied", reason=item.summary, round=state.round)
-        labels = nearest_clusters(session, expansions)
-        if labels:
-            store.set_tags({i: {"cluster": [str(c)]} for i, c in labels.items()})
-        applied = {"repairs": len(repairs), "expansions": len(expansions)}
-        _record_outcome(deps, state.round, finished=True, applied=applied)
+        with session.conn:
+            store.add(list(chosen.values()), round=state.round)
+            for item in items:
+                if item.status == "rejected":
+                    session.trace.decision(item.parent_id or item.sample_id, "review", f"{item.kind}_rejected",
+                                           reason=item.note or f"rejected by {item.decided_by}", round=state.round)
+                    continue
+                sample = chosen.get(item.id)
+                if sample is None:
+                    continue  # pending, or its sample was in the pool already
+                if item.kind == "repair":
+                    store.set_status([item.parent_id], Status.DROPPED, f"replaced_by:{sample.id}")
+                    repairs.append(sample.id)
+                else:
+                    expansions.append(sample)
+                    overall = item.payload.get("judge_overall")
+                    if overall is not None:
+                        record_verdicts(session, [Judgement(sample.id, "llm", float(overall), round=state.round)],
+                                        state.round)
+                by = "curation" if item.decided_by == "auto" else "review"
+                session.trace.decision(sample.id, by, f"{item.kind}_applied", reason=item.summary, round=state.round)
+            labels = nearest_clusters(session, expansions)
+            if labels:
+                store.set_tags({i: {"cluster": [str(c)]} for i, c in labels.items()})
+            applied = {"repairs": len(repairs), "expansions": len(expansions)}
+            _record_outcome(deps, state.round, finished=True, applied=applied)
+            session.set_meta(APPLIED_META, {**done, str(state.round): repairs})
         deps.emit("applied", applied)
         return {"proposed_ids": repairs}
 

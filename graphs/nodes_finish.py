@@ -9,7 +9,8 @@ from langgraph.types import interrupt
 
 from assay.graphs.deps import CurationDeps
 from assay.graphs.state import CurationState
-from assay.judgements import latest_judgements
+from assay.graphs.nodes_pool import judge_pending
+from assay.judgements import judge_attempts, latest_judgements, unjudged_reason
 from assay.proposals import propose, proposals
 from assay.records import Status
 from assay.trace import Decision
@@ -18,24 +19,38 @@ SELECTED_META = "selected"
 
 
 def make_select(deps: CurationDeps):  # noqa: ANN201 - a LangGraph node
-    """Choose the final dataset: qualifying samples, down to the target size with the chosen selector."""
+    """Choose the final dataset: qualifying samples, down to the target size with the chosen selector.
+
+    Its writes are one transaction that also marks select done: a kill between marking the
+    chosen samples SELECTED and dropping the rest undoes both, and the re-run selects afresh.
+    A sample the judge could not score (the provider failed `judge.max_attempts` times, or the
+    budget ran out first) is no quality rejection: it stays active, with an `unjudged:` reason,
+    out of the export's curated file and listed in its rejected file with that reason.
+    """
 
     async def select_node(state: CurationState) -> dict[str, Any]:
         session = deps.session
         if session.meta(SELECTED_META):
             return {}
+        update: dict[str, Any] = {}
+        if state.stop_reason != "budget_spent":
+            # The last chance for samples whose judging failed in the final round: the loop has
+            # no next round to retry them in.
+            report = await judge_pending(deps, state.round)
+            if report is not None and report.budget_spent:
+                update = {"stop_reason": "budget_spent", "stop_message": report.budget_spent}
         targets = session.config.targets
         active = list(session.samples.iter(status=Status.ACTIVE))
         verdicts = latest_judgements(session.conn, [s.id for s in active])
+        attempts = judge_attempts(session.conn, [s.id for s in active])
         floor = targets.quality_floor
         drops: dict[str, str] = {}
+        unjudged: dict[str, str] = {}  # no verdict (the provider failed, or the budget ran out): stays active
         qualifying = []
         for sample in active:
             verdict = verdicts.get(sample.id)
-            if verdict is None:
-                drops[sample.id] = "not_judged"
-            elif not verdict.ok:
-                drops[sample.id] = "judge_failed"
+            if verdict is None or not verdict.ok:
+                unjudged[sample.id] = unjudged_reason(attempts.get(sample.id, 0), session.config.judge.max_attempts)
             elif floor is not None and verdict.overall < floor:
                 drops[sample.id] = f"below_quality_floor:{verdict.overall:.2f}"
             else:
@@ -46,16 +61,23 @@ def make_select(deps: CurationDeps):  # noqa: ANN201 - a LangGraph node
         method = deps.options.selection if len(qualifying) > size else "all"
         drops.update({s.id: f"not_selected:{method}" for s in qualifying if s.id not in chosen_ids})
         store = session.store
-        store.set_status([qualifying[i].id for i in chosen], Status.SELECTED, None)
-        for reason in set(drops.values()):
-            store.set_status([i for i, r in drops.items() if r == reason], Status.DROPPED, reason)
-        session.trace.decisions([Decision(i, "select", "drop", r, round=state.round) for i, r in drops.items()])
-        session.trace.event("select", f"selected {len(chosen)} of {len(qualifying)} qualifying samples ({method})",
-                            {"method": method, "size": len(chosen), "qualifying": len(qualifying), "notes": notes},
-                            round=state.round)
-        session.set_meta(SELECTED_META, True)
-        deps.emit("selected", {"selected": len(chosen), "qualifying": len(qualifying), "method": method, "notes": notes})
-        return {}
+        with session.conn:  # one transaction, marked done inside it: a kill leaves all of select or none
+            store.set_status([qualifying[i].id for i in chosen], Status.SELECTED, None)
+            for reason in sorted(set(drops.values())):
+                store.set_status([i for i, r in drops.items() if r == reason], Status.DROPPED, reason)
+            for reason in sorted(set(unjudged.values())):
+                store.set_status([i for i, r in unjudged.items() if r == reason], Status.ACTIVE, reason)
+            session.trace.decisions([Decision(i, "select", "drop", r, round=state.round) for i, r in drops.items()]
+                                    + [Decision(i, "select", "unjudged", r, round=state.round)
+                                       for i, r in unjudged.items()])
+            session.trace.event("select", f"selected {len(chosen)} of {len(qualifying)} qualifying samples ({method})"
+                                + (f"; {len(unjudged)} left unjudged" if unjudged else ""),
+                                {"method": method, "size": len(chosen), "qualifying": len(qualifying), "notes": notes,
+                                 "unjudged": len(unjudged)}, round=state.round)
+            session.set_meta(SELECTED_META, True)
+        deps.emit("selected", {"selected": len(chosen), "qualifying": len(qualifying), "method": method, "notes": notes,
+                               "unjudged": len(unjudged)})
+        return update
 
     return select_node
 

@@ -7,6 +7,7 @@ again after `assay resume` does only what is left, and the LLM cache answers wha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,11 @@ def make_ingest(deps: CurationDeps):  # noqa: ANN201 - a LangGraph node
         read = read_inputs([Path(p) for p in deps.options.inputs], skip_invalid=deps.options.skip_invalid,
                            max_record_bytes=int(config.store.max_record_mb * 1e6))
         deps.emit("stage", {"name": "ingest", "total": len(read.samples)})
-        report = store_inputs(deps.session, read, on_progress=lambda n: deps.emit("advance", {"name": "ingest", "n": n}))
-        deps.session.set_meta("ingested", True)
-        deps.session.set_meta("input_format", read.files[0].shape.format if read.files and read.files[0].shape else "alpaca")
+        session = deps.session
+        with session.conn:  # the samples and the mark that ingest is done land together
+            report = store_inputs(session, read, on_progress=lambda n: deps.emit("advance", {"name": "ingest", "n": n}))
+            session.set_meta("ingested", True)
+            session.set_meta("input_format", read.files[0].shape.format if read.files and read.files[0].shape else "alpaca")
         deps.emit("ingested", {"added": report.added, "invalid": report.invalid})
         return {}
 
@@ -47,19 +50,22 @@ def make_screen(deps: CurationDeps):  # noqa: ANN201
         if state.round in done:
             return {}
         session = deps.session
+
+        def mark_done() -> None:  # inside the screen's own transaction: its writes and this mark land together
+            session.set_meta(SCREENED_META, [*done, state.round])
+
         if state.round == 0:
             samples = [s for s in session.samples.iter() if s.op == "seed"]
-            _screen_pool(deps, samples)
+            _screen_pool(deps, samples, mark_done)
         else:
             fresh = [s for s in session.samples.get(state.proposed_ids) if s.status == Status.ACTIVE]
-            _screen_additions(deps, fresh, state.round)
-        session.set_meta(SCREENED_META, [*done, state.round])
+            _screen_additions(deps, fresh, state.round, mark_done)
         return {}
 
     return screen
 
 
-def _screen_pool(deps: CurationDeps, samples: list[Sample]) -> None:
+def _screen_pool(deps: CurationDeps, samples: list[Sample], mark_done: Callable[[], None]) -> None:
     from assay.scoring import ScoreOptions, VectorCache, score_pool
     from assay.screen_session import apply_screen
 
@@ -70,13 +76,16 @@ def _screen_pool(deps: CurationDeps, samples: list[Sample]) -> None:
     score_options = ScoreOptions(dedup=tuple(options.dedup), decontam=tuple(Path(p) for p in options.decontam),
                                  ifd=options.ifd, seed=session.config.llm.seed)
     result, clusters = score_pool(samples, score_options, vectors)
-    apply_screen(session, result, clusters, round=0)
+    with session.conn:
+        apply_screen(session, result, clusters, round=0)
+        mark_done()
     deps.emit("advance", {"name": "screen", "n": len(samples)})
 
 
-def _screen_additions(deps: CurationDeps, fresh: list[Sample], round: int) -> None:
+def _screen_additions(deps: CurationDeps, fresh: list[Sample], round: int, mark_done: Callable[[], None]) -> None:
     """Screen new samples (repairs) against the active pool; assign each to its nearest cluster."""
     if not fresh:
+        mark_done()
         return
     from assay.expansion_screen import CandidateScreen
     from assay.graphs.clusters import nearest_clusters
@@ -90,35 +99,50 @@ def _screen_additions(deps: CurationDeps, fresh: list[Sample], round: int) -> No
     result = screen(fresh)
     store = session.store
     drops = [(s.id, result.outcomes[s.id]) for s in fresh if not result.outcomes[s.id].keep]
-    for sample_id, outcome in drops:
-        store.set_status([sample_id], Status.DROPPED, outcome.reason)
-    store.set_scores({i: o.scores for i, o in result.outcomes.items() if o.scores})
-    session.trace.decisions([Decision(i, result.dropped_by[i], "drop", o.reason, o.scores, round=round) for i, o in drops])
     kept = [s for s in fresh if result.outcomes[s.id].keep]
     labels = nearest_clusters(session, kept)
-    if labels:
-        store.set_tags({i: {"cluster": [str(c)]} for i, c in labels.items()})
+    with session.conn:
+        for sample_id, outcome in drops:
+            store.set_status([sample_id], Status.DROPPED, outcome.reason)
+        store.set_scores({i: o.scores for i, o in result.outcomes.items() if o.scores})
+        session.trace.decisions([Decision(i, result.dropped_by[i], "drop", o.reason, o.scores, round=round)
+                                 for i, o in drops])
+        if labels:
+            store.set_tags({i: {"cluster": [str(c)]} for i, c in labels.items()})
+        mark_done()
 
 
 def make_judge(deps: CurationDeps):  # noqa: ANN201
-    """Judge every active sample that has no verdict yet."""
+    """Judge every active sample that has no verdict yet (and retry the failed ones)."""
 
     async def judge(state: CurationState) -> dict[str, Any]:
-        from assay.judging import judge_pool
-
-        session = deps.session
-        verdicts = {r[0] for r in session.conn.execute("SELECT DISTINCT sample_id FROM judgements")}
-        pending = [s for s in session.samples.iter(status=Status.ACTIVE) if s.id not in verdicts]
-        if not pending:
-            return {}
-        deps.emit("stage", {"name": "judge", "total": len(pending)})
-        report = await judge_pool(deps, pending, state.round)
-        deps.emit("judged", report.summary())
-        if report.budget_spent:
+        report = await judge_pending(deps, state.round)
+        if report is not None and report.budget_spent:
             return {"stop_reason": "budget_spent", "stop_message": report.budget_spent}
         return {}
 
     return judge
+
+
+async def judge_pending(deps: CurationDeps, round: int) -> Any:
+    """Judge the active samples with no verdict yet and attempts left (a failure of an earlier
+    pass is tried again here); returns the pass's report, or None when there was nothing to do."""
+    from assay.judgements import judge_attempts, to_judge
+    from assay.judging import JudgePoolReport, judge_by_llm, judge_pool
+
+    session = deps.session
+    pending = to_judge(session.conn, session.samples.iter(status=Status.ACTIVE), session.config.judge.max_attempts)
+    if not pending:
+        return None
+    deps.emit("stage", {"name": "judge", "total": len(pending)})
+    tried = judge_attempts(session.conn, [s.id for s in pending])
+    fresh = [s for s in pending if s.id not in tried]
+    report = await judge_pool(deps, fresh, round) if fresh else JudgePoolReport()
+    if not report.budget_spent and len(fresh) < len(pending):
+        # A retry is the LLM's: the classifier of --judge-sample scores only samples it was never asked about.
+        await judge_by_llm(deps, [s for s in pending if s.id in tried], round, report)
+    deps.emit("judged", report.summary())
+    return report
 
 
 def make_measure(deps: CurationDeps):  # noqa: ANN201

@@ -172,8 +172,8 @@ async def test_review_mode_waits_and_applies_only_approved_proposals(tmp_path, r
     samples = {s.id: s for s in session.samples.iter()}
     assert approve.sample_id in samples and samples[approve.parent_id].reason == f"replaced_by:{approve.sample_id}"
     assert all(p.sample_id not in samples for p in reject)
-    assert all(samples[p.parent_id].status != Status.SELECTED or "WRONG" in samples[p.parent_id].response
-               for p in reject)
+    # A rejected repair changes nothing: its original stays in the pool as it was, not replaced.
+    assert [(samples[p.parent_id].status, samples[p.parent_id].reason) for p in reject] == [(Status.ACTIVE, None)] * 2
     rejected_decisions = session.conn.execute(
         "SELECT COUNT(*) FROM decisions WHERE agent = 'review' AND action = 'repair_rejected'").fetchone()[0]
     assert rejected_decisions == 2
@@ -183,6 +183,13 @@ async def test_review_mode_waits_and_applies_only_approved_proposals(tmp_path, r
             decide(session.conn, runtime.clock, [item.id], "approved", by="tester")
         state, snapshot = await run_graph(session, options, saver=saver, resume=Command(resume=True))
     assert state.exported and (session.dir / "curated.jsonl").exists()
+    # At the end the unrepaired originals are kept out by the quality floor, and the rejected
+    # rewrites, which never entered the pool, are not curated either.
+    final = {s.id: s for s in session.samples.iter()}
+    assert [final[p.parent_id].reason for p in reject] == ["below_quality_floor:2.00"] * 2
+    assert all(p.sample_id not in final for p in reject)
+    curated = (session.dir / "curated.jsonl").read_text()
+    assert all(p.payload["sample"]["messages"][-1]["content"] not in curated for p in reject)
 
 
 async def test_a_rejected_export_writes_nothing(tmp_path, runtime, pool) -> None:

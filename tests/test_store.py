@@ -6,6 +6,7 @@ import pytest
 
 from assay.records import Message, Sample, Status
 from assay.session import Session
+from assay.store import STALE_META, reconcile
 
 
 def sample(question: str, answer: str) -> Sample:
@@ -64,3 +65,48 @@ def test_status_and_scores_reach_both_sqlite_and_chroma_filters(filled: Session)
 def test_session_reopens_with_its_store(filled: Session, tmp_path) -> None:
     reopened = Session.open(filled.dir, filled.runtime, filled.config, create=False)
     assert reopened.id == filled.id and reopened.store.collection.count() == 4
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL between SQLite's commit and Chroma's write."""
+
+
+def chroma_view(session: Session) -> dict[str, tuple[str, str | None]]:
+    got = session.store.collection.get(include=["metadatas"])
+    return {i: (m["status"], m.get("reason")) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+
+def test_chroma_is_rebuilt_from_sqlite_when_the_session_opens(tmp_path) -> None:
+    from tests.conftest import fixed_runtime
+    from assay.config import Config
+
+    runtime = fixed_runtime({"ASSAY_HOME": str(tmp_path / "home")})
+    opened = Session.open(tmp_path / "s", runtime, Config(), create=True)
+    store = opened.store
+    store.add(POOL[:2])
+    extra = sample("A sample only Chroma holds", "left by a write SQLite rolled back")
+    store.collection.upsert(ids=[extra.id], embeddings=[[0.1] * 384], documents=[extra.text()],
+                            metadatas=[{"status": "active", "op": "seed", "source": "t"}])
+    store.collection.update(ids=[POOL[1].id], metadatas=[{"reason": "stale", "score.gone": 1.0}])
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store.collection, "update", killed)
+        patch.setattr(store.collection, "upsert", killed)
+        with pytest.raises(Killed):
+            store.set_status([POOL[0].id], Status.DROPPED, "duplicate_of:x")
+        with pytest.raises(Killed):
+            store.add(POOL[2:3])
+    opened.close()
+
+    reopened = Session.open(tmp_path / "s", runtime, Config(), create=False)
+    expected = {s.id: (s.status.value, s.reason) for s in reopened.samples.iter()}
+    assert expected[POOL[0].id] == ("dropped", "duplicate_of:x") and POOL[2].id in expected
+    assert chroma_view(reopened) == expected
+    assert "score.gone" not in reopened.store.collection.get(ids=[POOL[1].id])["metadatas"][0]
+    assert reopened.store.vectors([POOL[2].id]).shape == (1, 384)
+    reopened.conn.execute("INSERT INTO meta (key, value) VALUES (?, 'true')", (STALE_META,))
+    assert reconcile(reopened.store) == {"added": 0, "removed": 0, "updated": 0}  # in line: nothing rewritten
+    reopened.close()
