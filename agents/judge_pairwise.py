@@ -7,7 +7,6 @@ call is a failure (`ok` False, with the error), never a tie.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
+from assay.concurrency import gather_or_stop
 from assay.llm import LLMResult
 
 Winner = Literal["a", "b", "tie"]
@@ -69,10 +69,11 @@ def combine(first: Winner, second_mapped: Winner) -> Winner:
 async def judge_pair(ctx: AgentContext, instruction: str, response_a: str, response_b: str, *,
                      sample_ids: Sequence[str] = ()) -> PairwiseResult:
     """Compare two responses to `instruction`, in both orders, concurrently."""
-    first, second = await asyncio.gather(
+    # Structured: a failure of one order cancels the other rather than leaving it to run and pay.
+    first, second = await gather_or_stop([
         _ask(ctx, instruction, response_a, response_b, sample_ids),
         _ask(ctx, instruction, response_b, response_a, sample_ids),
-    )
+    ])
     spent: dict[str, Any] = {
         "call_ids": first.call_ids + second.call_ids,
         "prompt_tokens": first.prompt_tokens + second.prompt_tokens,

@@ -27,6 +27,15 @@ SessionDir = Annotated[Path, typer.Option("--session", "-s", help="Session folde
 RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="TOML recipe: targets, budgets, models.")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="litellm model, e.g. openai/gpt-4o-mini; default: the embedded local model.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Use the instant placeholder model: checks a recipe, spends nothing.")]
+ApiBaseOpt = Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible endpoint, e.g. a vLLM server.")]
+DedupOpt = Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")]
+DecontamOpt = Annotated[Optional[list[Path]], typer.Option("--decontam", help="A benchmark file to decontaminate against (repeat for more: --decontam a.jsonl --decontam b.jsonl.gz).")]
+PriceOpt = Annotated[Optional[float], typer.Option("--price-usd-per-1k-tokens", min=0, help="US dollars per 1,000 tokens (prompt and completion), for every model: lets a USD budget cap a model litellm cannot price.")]
+
+
+def _price(price: float | None) -> dict[str, float | None]:
+    """The recipe keys --price-usd-per-1k-tokens sets."""
+    return {"llm.price_per_1k_input": price, "llm.price_per_1k_output": price}
 
 
 def _version(value: bool) -> None:
@@ -48,6 +57,27 @@ def _config(recipe: Path | None, **flags: object) -> Config:
     from assay.config import load_config
 
     return load_config(recipe, env=os.environ, overrides=flags)
+
+
+def dedup_methods(text: str) -> tuple[str, ...]:
+    """The --dedup methods named in `text` (comma-separated; 'none' for none), each one checked."""
+    from assay.errors import AssayError
+
+    known = ("exact", "minhash", "semantic")
+    methods = tuple(m.strip() for m in text.split(",") if m.strip() and m.strip() != "none")
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise AssayError(f"--dedup: unknown method {unknown[0]!r}; choose from {', '.join(known)} (comma-separated), "
+                         "or none")
+    return methods
+
+
+def check_benchmarks(paths: list[Path] | tuple[Path, ...]) -> None:
+    """Read every --decontam file once, so a missing or malformed one is reported before any work."""
+    from assay.tools.benchmarks import load_benchmark
+
+    for path in paths:
+        load_benchmark(path)
 
 
 def _runtime():  # noqa: ANN202 - the real clock, ids and environment enter here and nowhere else
@@ -90,8 +120,8 @@ def score(
     out: Annotated[Path, typer.Option("--out", "-o", help="Scored output: .jsonl, .json or .parquet, in the input's record format plus an _assay object.")],
     ifd: Annotated[bool, typer.Option("--ifd", help="Also score instruction-following difficulty with a small causal LM (slow on CPU).")] = False,
     ifd_model: Annotated[Optional[str], typer.Option("--ifd-model", help="Hugging Face causal LM path for IFD (default: the embedded SmolLM2).")] = None,
-    decontam: Annotated[Optional[list[Path]], typer.Option("--decontam", help="Benchmark files to decontaminate against: --decontam a.jsonl b.jsonl.gz …")] = None,
-    dedup: Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")] = "exact,minhash",
+    decontam: DecontamOpt = None,
+    dedup: DedupOpt = "exact,minhash",
     no_embed: Annotated[bool, typer.Option("--no-embed", help="Skip embeddings (and so clusters, novelty, semantic dedup, paraphrase decontamination).")] = False,
     clusters: Annotated[Optional[int], typer.Option("--clusters", help="Number of k-means clusters (default: about sqrt(N/2)).")] = None,
     session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Also record the results in this session (created if new).")] = None,
@@ -102,7 +132,7 @@ def score(
     from assay.cli_render import console, score_view
     from assay.score_command import run_score
 
-    methods = tuple(m.strip() for m in dedup.split(",") if m.strip() and m.strip() != "none")
+    methods = dedup_methods(dedup)
     config = _config(recipe)
     report = run_score(path, out, config=config, runtime=_runtime(), session_dir=session, skip_invalid=skip_invalid,
                        methods=methods, decontam=tuple(decontam or ()), ifd=ifd, ifd_model=ifd_model,
@@ -174,11 +204,12 @@ def expand(
     persona: Annotated[Optional[list[str]], typer.Option("--persona", help="Also write as this persona (repeatable).")] = None,
     min_quality: Annotated[float, typer.Option("--min-quality", min=1, max=5, help="Judge score a sample needs (1-5).")] = 3.5,
     min_relevance: Annotated[int, typer.Option("--min-relevance", min=1, max=10, help="Relevance to the seed (1-10) below which a candidate is repaired once, then dropped.")] = 6,
-    decontam: Annotated[Optional[list[Path]], typer.Option("--decontam", help="Benchmark files new samples must not leak: --decontam a.jsonl b.jsonl.gz …")] = None,
-    dedup: Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")] = "exact,minhash,semantic",
+    decontam: DecontamOpt = None,
+    dedup: DedupOpt = "exact,minhash,semantic",
     no_embed: Annotated[bool, typer.Option("--no-embed", help="No embeddings: seeds by shared words, no semantic dedup.")] = False,
     max_calls: Annotated[Optional[int], typer.Option("--max-calls", min=0, help="Stop after this many LLM calls (writing what passed).")] = None,
     model: ModelOpt = None,
+    price: PriceOpt = None,
     dry_run: DryRunOpt = False,
     recipe: RecipeOpt = None,
 ) -> None:
@@ -188,14 +219,15 @@ def expand(
     from assay.expand_command import expand_view, run_expand
     from assay.expansion import ExpandOptions
 
-    config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "budget.max_calls": max_calls})
+    config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "budget.max_calls": max_calls,
+                                **_price(price)})
     try:
         synth = SynthOptions(depth=depth, persona_depth=persona_depth, breadth=breadth, min_relevance=min_relevance,
                              ops=tuple(o.strip() for o in ops.split(",") if o.strip()))
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--ops/--depth/--breadth") from None
     options = ExpandOptions(n=n, synth=synth, min_quality=min_quality, personas=tuple(persona or ()), rubric=config.judge.rubric)
-    methods = tuple(m.strip() for m in dedup.split(",") if m.strip() and m.strip() != "none")
+    methods = dedup_methods(dedup)
     summary = run_expand(request, out, config=config, runtime=_runtime(), pool=pool, session_dir=session, options=options,
                          n_seeds=seeds, decontam=tuple(decontam or ()), dedup=methods, embed=not no_embed, console=console)
     console.print(expand_view(summary))
@@ -210,6 +242,7 @@ def judge(
     references: Annotated[Optional[str], typer.Option("--references", help="With --verify: a Chroma folder (or server URL) of reference passages, built with all-MiniLM-L6-v2.")] = None,
     collection: Annotated[Optional[str], typer.Option("--collection", help="The collection in --references (default: its only one).")] = None,
     model: ModelOpt = None,
+    price: PriceOpt = None,
     dry_run: DryRunOpt = False,
     session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Record calls and decisions here (default: OUT.session/).")] = None,
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-j", help="Model calls in flight at once (default 8).")] = None,
@@ -221,7 +254,8 @@ def judge(
     from assay.judge_command import VerifyOptions, run_judge
     from assay.judge_view import judge_view
 
-    config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "llm.concurrency": concurrency})
+    config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "llm.concurrency": concurrency,
+                                **_price(price)})
     checks = VerifyOptions(references, collection) if verify or references else None
     with progress_bar() as progress:
         report = run_judge(path, out, config=config, runtime=_runtime(), session_dir=session, pairwise=pairwise,
@@ -233,7 +267,7 @@ def judge(
 def models_check(
     model: ModelOpt = None,
     dry_run: DryRunOpt = False,
-    api_base: Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible endpoint, e.g. a vLLM server.")] = None,
+    api_base: ApiBaseOpt = None,
     session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Trace the check in this session.")] = None,
     recipe: RecipeOpt = None,
 ) -> None:
@@ -251,19 +285,6 @@ def models_check(
         raise typer.Exit(1)
 
 
-def expand_greedy_option(argv: list[str], option: str) -> list[str]:
-    """Let `--decontam a b c` mean `--decontam a --decontam b --decontam c` (values run to the next flag)."""
-    expanded: list[str] = []
-    inside = False
-    for arg in argv:
-        if arg.startswith("-"):
-            inside = arg == option
-        elif inside and expanded[-1] != option:
-            expanded.append(option)
-        expanded.append(arg)
-    return expanded
-
-
 @app.command()
 def run(
     paths: Annotated[list[Path], typer.Argument(help="Sample files: Alpaca JSON/JSONL, ShareGPT, OpenAI messages JSONL, Parquet.")],
@@ -273,6 +294,7 @@ def run(
     min_quality: Annotated[Optional[float], typer.Option("--min-quality", min=1, max=5, help="Mean judge score (1-5) the dataset must reach.")] = None,
     quality_floor: Annotated[Optional[float], typer.Option("--quality-floor", min=1, max=5, help="No curated sample scores below this.")] = None,
     model: ModelOpt = None,
+    price: PriceOpt = None,
     budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", min=0, help="Stop when this much is spent.")] = None,
     max_calls: Annotated[Optional[int], typer.Option("--max-calls", min=0, help="Stop after this many LLM calls.")] = None,
     max_rounds: Annotated[Optional[int], typer.Option("--max-rounds", min=1, help="Rounds of repair/expand at most (default 5).")] = None,
@@ -280,13 +302,17 @@ def run(
     judge_sample: Annotated[Optional[int], typer.Option("--judge-sample", min=1, help="Judge K per cluster by LLM, the rest by a classifier trained on those verdicts.")] = None,
     planner: Annotated[str, typer.Option("--planner", help="policy (deterministic) or llm.")] = "policy",
     select_method: Annotated[str, typer.Option("--select", help="Selector for the final size: mig, deita, kcenter, random.")] = "deita",
-    decontam: Annotated[Optional[list[Path]], typer.Option("--decontam", help="Benchmark files to decontaminate against.")] = None,
-    dedup: Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")] = "exact,minhash",
+    decontam: DecontamOpt = None,
+    dedup: DedupOpt = "exact,minhash",
+    api_base: ApiBaseOpt = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Keep going past invalid records.")] = False,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Curate a pool until the targets are met: screen, judge, repair, expand, select, export."""
+    from pydantic import ValidationError
+
     from assay.cli_render import console, progress_bar
+    from assay.errors import AssayError
     from assay.graphs.deps import RunOptions
     from assay.ingest import read_inputs
     from assay.run_command import start_run
@@ -295,17 +321,26 @@ def run(
     config = _config(recipe, **{
         "models.default": model, "dry_run": dry_run or None, "targets.size": target_size,
         "targets.min_mean_quality": min_quality, "targets.quality_floor": quality_floor,
-        "budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds,
+        "budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds, **_price(price),
+        "llm.api_base": api_base,
     })
+    from assay.gateway_factory import check_prices
+
+    check_prices(config)  # a USD budget on an unpriced model is refused before anything is created
     try:
         options = RunOptions(inputs=[str(p.resolve()) for p in paths], skip_invalid=skip_invalid, review=review_mode,
                              judge_sample=judge_sample, planner=planner, selection=select_method,
                              decontam=[str(p.resolve()) for p in decontam or ()],
-                             dedup=[m.strip() for m in dedup.split(",") if m.strip() and m.strip() != "none"])
-    except ValueError as err:
-        raise typer.BadParameter(str(err).splitlines()[-1]) from None
+                             dedup=list(dedup_methods(dedup)))
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "option"
+        flag = {"selection": "--select", "review": "--review"}.get(field, "--" + field.replace("_", "-"))
+        raise AssayError(f"{flag}: {first['msg']}") from None
     with console.status("reading and validating…"):
+        # Every named file is checked before the session folder exists: a bad one leaves nothing behind.
         read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
+        check_benchmarks(decontam or ())
     with progress_bar() as progress:
         outcome = start_run(out, config=config, runtime=_runtime(), options=options, emit=RunDisplay(console, progress))
     console.print(outcome_view(outcome))
@@ -317,13 +352,20 @@ def resume(
     budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", min=0, help="Raise the spending limit.")] = None,
     max_calls: Annotated[Optional[int], typer.Option("--max-calls", min=0, help="Raise the call limit.")] = None,
     max_rounds: Annotated[Optional[int], typer.Option("--max-rounds", min=1, help="Raise the round limit.")] = None,
+    price: PriceOpt = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Switch the session to this litellm model.")] = None,
+    api_base: ApiBaseOpt = None,
 ) -> None:
-    """Continue a stopped, killed or paused session from its last checkpoint; paid calls come from the cache."""
+    """Continue a stopped, killed or paused session from its last checkpoint; paid calls come from the cache.
+
+    Its flags are the only way to change a session's recipe (other commands only read it).
+    """
     from assay.cli_render import console, progress_bar
     from assay.run_command import resume_run
     from assay.run_display import RunDisplay, outcome_view
 
-    overrides = {"budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds}
+    overrides = {"budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds,
+                 **_price(price), "models.default": model, "llm.api_base": api_base}
     with progress_bar() as progress:
         outcome = resume_run(session, runtime=_runtime(), overrides=overrides, emit=RunDisplay(console, progress))
     console.print(outcome_view(outcome))
@@ -380,16 +422,34 @@ def select(
 
 
 def main() -> None:
-    """Entry point: user-fixable errors print one line and exit 2, never a traceback."""
-    from assay.errors import AssayError
+    """Entry point: user-fixable errors print one line and exit 2, never a traceback; Ctrl-C exits 130."""
+    try:
+        from typer._click import exceptions as click_errors  # newer typer vendors click and raises its exceptions
+    except ImportError:
+        from click import exceptions as click_errors
+
+    from assay.errors import AssayError, RunInterrupted
 
     try:
-        app(args=expand_greedy_option(sys.argv[1:], "--decontam"))
+        code = app(args=sys.argv[1:], standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as err:
+        typer.echo(err.format_message())
+        sys.exit(err.exit_code)
+    except click_errors.ClickException as err:  # a bad option or argument: one line, no usage box
+        command = err.ctx.command_path if getattr(err, "ctx", None) else "assay"
+        typer.secho(f"error: {err.format_message()} (see `{command} --help`)", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.secho("aborted", fg=typer.colors.YELLOW, err=True)
+        sys.exit(1)
     except AssayError as err:
         from assay.safe_text import visible
 
         typer.secho(f"error: {visible(str(err))}", fg=typer.colors.RED, err=True)  # messages quote data: no raw escapes
         sys.exit(2)
-    except KeyboardInterrupt:
-        typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
+    except RunInterrupted as err:
+        typer.secho(str(err), fg=typer.colors.YELLOW, err=True)
         sys.exit(130)
+    if code == 130:  # Ctrl-C in any other command (typer turns KeyboardInterrupt into exit code 130)
+        typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -72,6 +72,10 @@ class LLMSettings(_Section):
     structured_output: Literal["auto", "json_schema", "json_object", "prompt"] = "auto"
     temperature: float = Field(0.0, ge=0, le=2)
     seed: int = 0
+    # US dollars per 1,000 tokens, for every model: needed for a USD budget on a model litellm
+    # cannot price (self-hosted, new), and overrides litellm's price when given.
+    price_per_1k_input: float | None = Field(None, ge=0)
+    price_per_1k_output: float | None = Field(None, ge=0)
 
 
 class StoreSettings(_Section):

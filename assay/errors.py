@@ -40,3 +40,7 @@ class ConfigError(AssayError):
 
 class BudgetExhausted(AssayError):
     """The session's LLM budget is spent; work stops cleanly with what it has."""
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during `assay run` / `resume`: the CLI prints where the session stopped and exits 130."""

@@ -48,6 +48,7 @@ def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, poo
         session = Session.open(session_dir, runtime, config, create=False)
     else:
         session = session_for_output(out, None, runtime, config)
+    config = session.config  # the session's recipe, with this command's own settings laid over it
     try:
         with console.status("finding seeds…"):
             found = _find_seeds(session if session_dir is not None else None, pool, request, n_seeds, embed, config)

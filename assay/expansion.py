@@ -11,7 +11,6 @@ run cleanly: what was kept so far is the result.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections import deque
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from assay.agents.judge import DEFAULT_RUBRIC, Criterion, judge_sample
 from assay.agents.synthesizer import (
     PERSONA_OP, Candidate, HopJob, RequestPlan, SynthOptions, plan_hop, plan_request, synthesize_candidate,
 )
+from assay.concurrency import gather_cancelling
 from assay.errors import BudgetExhausted
 from assay.expansion_report import ExpansionReport, KeptSample, Rejection, reason_family
 from assay.expansion_screen import CandidateScreen
@@ -133,10 +133,10 @@ class _Run:
             # At least one parent per seed, so that a small n still draws on every seed.
             count = min(len(self.parents), max(-(-(wanted - len(self.jobs)) // per_parent), len(self.seeds)))
             batch = [self.parents.popleft() for _ in range(count)]
-            plans = await asyncio.gather(*(
+            plans = await gather_cancelling((
                 plan_hop(self.agents.decomposer, seed=seed, parent=parent, hop=hop, source=self._source(seed),
                          fmt=self.fmt, plan=plan, personas=personas, options=synth)
-                for seed, parent, hop in batch), return_exceptions=True)
+                for seed, parent, hop in batch), settle=(BudgetExhausted,))
             for outcome in plans:
                 if isinstance(outcome, BaseException):
                     raise outcome  # BudgetExhausted ends the run; anything else is a bug
@@ -152,10 +152,10 @@ class _Run:
         return request_source(self.request) if self.report.seedless else f"expand:{seed.id}"
 
     async def _run_wave(self, wave: list[HopJob]) -> None:
-        outcomes = await asyncio.gather(*(
+        outcomes = await gather_cancelling((
             synthesize_candidate(self.agents.synthesizer, job, request=self.request,
                                  min_relevance=self.options.synth.min_relevance) for job in wave
-        ), return_exceptions=True)
+        ), settle=(BudgetExhausted,))
         self.report.generated += len(wave)
         candidates = [self._candidate(job, outcome) for job, outcome in zip(wave, outcomes, strict=True)]
         decisions: list[Decision] = []
@@ -191,8 +191,8 @@ class _Run:
         return outcome
 
     async def _judge(self, passed: list[Candidate]) -> list[Decision]:
-        verdicts = await asyncio.gather(*(judge_sample(self.agents.judge, c.sample, self.options.rubric) for c in passed),
-                                        return_exceptions=True)
+        verdicts = await gather_cancelling((judge_sample(self.agents.judge, c.sample, self.options.rubric) for c in passed),
+                                           settle=(BudgetExhausted,))
         decisions = []
         kept_now = []
         for c, verdict in zip(passed, verdicts, strict=True):

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from assay.agents.base import AgentContext
-from assay.concurrency import run_chunked
+from assay.concurrency import gather_or_stop, run_chunked
 from assay.config import Config
 from assay.errors import AssayError
 from assay.formats import sample_to_record
-from assay.gateway_factory import build_gateway
+from assay.gateway_factory import build_gateway, check_prices
 from assay.ingest import ReadResult, read_inputs
 from assay.judge_pairs import Pair, pairwise_outcome, read_pairs
 from assay.llm_transport import Transport
@@ -64,7 +64,9 @@ def run_judge(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
     else:
         read = read_inputs([path], skip_invalid=False, max_record_bytes=max_record_bytes)
     query = reference_query(verify, config) if verify is not None and verify.references else None
+    check_prices(config, transport)  # a USD budget on an unpriced model: refused before the session exists
     session = session_for_output(out, session_dir, runtime, config)
+    config = session.config  # the session's recipe, with this command's own settings laid over it
     try:
         if transport is not None:
             session.gateway = build_gateway(config, session.trace, session.conn, seed=config.llm.seed, transport=transport)
@@ -98,8 +100,8 @@ def _run_pointwise(read: ReadResult, out: Path, ctx: AgentContext, session: Sess
     async def work(sample: Any) -> tuple[Any, Any]:
         if verify is None:
             return await judge_sample(ctx, sample, rubric), None
-        return tuple(await asyncio.gather(judge_sample(ctx, sample, rubric),
-                                          verify_sample(decomposer, ctx, sample, query=query, k=verify.k)))
+        return tuple(await gather_or_stop([judge_sample(ctx, sample, rubric),
+                                              verify_sample(decomposer, ctx, sample, query=query, k=verify.k)]))
 
     task = progress.add_task("judging" + (" + verifying claims" if verify else ""), total=len(samples))
     outcomes, stopped = asyncio.run(run_chunked(samples, work, chunk, lambda: progress.advance(task)))

@@ -85,6 +85,23 @@ class LiteLLMTransport:
             self._litellm = litellm
         return self._litellm
 
+    def price_of(self, model: str) -> Any:
+        """The Price litellm knows for `model` (the embedded model is free), or None."""
+        from assay.llm_pricing import FREE, Price
+        from assay.local_model import LOCAL_MODEL_NAME
+
+        if model == LOCAL_MODEL_NAME:
+            return FREE
+        litellm = self._load()
+        try:
+            info = litellm.get_model_info(model=model)
+        except Exception:  # litellm raises a bare Exception for a model it does not know
+            return None
+        prompt, completion = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        if prompt is None or completion is None:
+            return None
+        return Price(float(prompt) * 1000, float(completion) * 1000)
+
     def _response_format(self, litellm: Any, request: CompletionRequest) -> dict[str, Any] | None:
         if request.schema is None or self.structured_output == "prompt":
             return None

@@ -41,6 +41,7 @@ async def run_model_check(config: Config, runtime: Runtime, session_dir: Path | 
     """Ask the configured model one structured question; traced in `session_dir` or a scratch DB."""
     if session_dir is not None:
         session = Session.open(session_dir, runtime, config, create=True)
+        config = session.config  # the session's recipe, with this command's own settings laid over it
     else:
         import tempfile
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,9 +28,17 @@ def registered(runtime: Runtime) -> list[Path]:
 
 
 def register(directory: Path, runtime: Runtime) -> None:
-    """Add a session folder to the list (atomically; duplicates are ignored)."""
-    known = [str(p) for p in registered(runtime)]
-    if str(directory) in known:
-        return
-    with atomic_text(registry_path(runtime)) as handle:
-        json.dump([*known, str(directory)], handle, indent=1)
+    """Add a session folder to the list (atomically; duplicates are ignored).
+
+    Commands run concurrently, so the read-modify-write happens under an OS lock on a
+    sibling file: without it, two processes read the same list and one's entry is lost.
+    """
+    path = registry_path(runtime)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when the process dies
+        known = [str(p) for p in registered(runtime)]
+        if str(directory) in known:
+            return
+        with atomic_text(path) as handle:
+            json.dump([*known, str(directory)], handle, indent=1)

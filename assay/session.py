@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class Runtime:
     clock: Clock = field(default=lambda: datetime.now(UTC))
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:12])
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Where a command's one-line notes go (a setting that differs from the session's recipe).
+    note: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
 
 def is_session(directory: Path) -> bool:
@@ -50,28 +53,57 @@ class Session:
         self.runtime = runtime
         self.config = config
         self.read_only = read_only
+        self._locked = False  # set by `open`, which takes the writer lock
         self.conn = connect(directory / DB_NAME, read_only=read_only)
         self.redactor = Redactor(runtime.env)
         self.trace = Trace(self.conn, runtime.clock, self.redactor)
         self.samples = SampleTable(self.conn, runtime.clock)
 
     @classmethod
-    def open(cls, directory: str | Path, runtime: Runtime, config: Config, *, create: bool) -> Session:
-        """Open a session folder, creating it (and registering it) when `create` is set."""
+    def open(cls, directory: str | Path, runtime: Runtime, config: Config, *, create: bool,
+             set_recipe: bool = False) -> Session:
+        """Open a session folder for writing, creating it (and registering it) when `create` is set.
+
+        A new session stores `config` as its recipe. An existing one keeps its recipe unless
+        `set_recipe` (only `assay resume` passes it): the settings `config` was explicitly
+        given apply to this opening alone, and those that differ are named in a note. The
+        session's writer lock is held until `close()`; a second writer is refused.
+        """
+        from assay import session_lock
+        from assay.recipe import difference_note, differing, given_settings, with_settings
+
         directory = Path(directory).expanduser().resolve()
-        exists = is_session(directory)
-        if not exists and not create:
+        if not is_session(directory) and not create:
             raise AssayError(f"{directory}: not an assay session (no {DB_NAME}); create one with `assay ingest`")
-        if not exists and directory.exists() and any(directory.iterdir()):
+        if not is_session(directory) and directory.exists() and any(
+                p.name != session_lock.LOCK_NAME for p in directory.iterdir()):
             raise AssayError(f"{directory}: folder exists and is not empty; pick a new folder for the session")
         directory.mkdir(parents=True, exist_ok=True)
-        session = cls(directory, runtime, config)
-        if not exists:
-            session._init_meta()
-            from assay.registry import register
+        session_lock.acquire(directory)
+        try:
+            exists = is_session(directory)  # again, under the lock: another process may have just made it
+            session = cls(directory, runtime, config)
+            session._locked = True
+            stored = session.meta("config")
+            if not exists:
+                session._init_meta()
+                from assay.registry import register
 
-            register(directory, runtime)
-        session.set_meta("config", config.model_dump(mode="json"))
+                register(directory, runtime)
+            if stored is None or set_recipe:
+                session.set_meta("config", config.model_dump(mode="json"))
+            else:
+                recipe = Config.model_validate(stored)
+                given = given_settings(config)
+                session.config = with_settings(recipe, given)
+                changes = differing(recipe, given)
+                if changes:
+                    runtime.note(difference_note(directory, changes))
+                    session.trace.event("recipe", "settings for one command differ from the recipe",
+                                        {k: {"recipe": a, "command": b} for k, (a, b) in changes.items()})
+        except BaseException:
+            session_lock.release(directory)
+            raise
         return session
 
     @classmethod
@@ -139,8 +171,13 @@ class Session:
         return random.Random(f"{self.config.llm.seed}:{purpose}")
 
     def close(self) -> None:
-        """Close the DB connection."""
+        """Close the DB connection and, for a writer, give back the session's lock."""
         self.conn.close()
+        if self._locked:
+            from assay import session_lock
+
+            self._locked = False
+            session_lock.release(Path(self.dir))
 
 
 def session_for_output(out: Path, session_dir: Path | None, runtime: Runtime, config: Config) -> Session:

@@ -7,12 +7,12 @@ default label.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from assay.agents.base import AgentContext
 from assay.agents.decomposer import tag_sample
+from assay.concurrency import gather_or_stop
 from assay.records import Sample
 
 SKILLS_TAG_KEY = "skills"
@@ -46,7 +46,8 @@ async def tag_samples(ctx: AgentContext, samples: Iterable[Sample], *, max_tags:
         if on_done is not None:
             on_done(1)
 
-    await asyncio.gather(*(one(sample) for sample in unique))
+    # A failure (a bug: failed calls come back as results) cancels the other calls.
+    await gather_or_stop(one(sample) for sample in unique)
     # Insertion order follows completion; give the caller input order back.
     batch.tags = {s.id: batch.tags[s.id] for s in unique if s.id in batch.tags}
     batch.failures = {s.id: batch.failures[s.id] for s in unique if s.id in batch.failures}

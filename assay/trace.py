@@ -19,10 +19,22 @@ SECRET_ENV_NAME = re.compile(r"(API_KEY|APIKEY|_TOKEN|SECRET|PASSWORD|_KEY)$", r
 SECRET_PARAM_NAMES = {"api_key", "authorization", "headers", "extra_headers", "aws_secret_access_key"}
 MIN_SECRET_LENGTH = 6
 REDACTED = "[REDACTED]"
+# Key-shaped strings, caught whatever the environment holds: a provider may echo a key that the
+# writing process never named, and a reader of the trace must not depend on its own environment.
+# The masked echoes providers print (`sk-ab****wxyz`) go too: their ends narrow a key down.
+# Every repetition is bounded or anchored, so the scan stays linear on any text.
+KEY_SHAPED = re.compile(
+    r"\b(?P<sk>sk-[A-Za-z0-9_*-]{12,})"  # OpenAI, Anthropic (sk-ant-…), DeepSeek, masked; words like sk-learn-… stay
+    r"|\b(?:AIza[0-9A-Za-z_-]{30,}|hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|gsk_[A-Za-z0-9]{20,}"
+    r"|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b"
+    r"|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{2,40}\*{4,}[A-Za-z0-9_-]{2,}"  # any other masked echo
+    r"|(?<=[Bb]earer )[A-Za-z0-9._~+/=-]{16,}",
+)
 
 
 class Redactor:
-    """Removes secret values (from the environment and from call parameters) from text."""
+    """Removes secrets from text: values of secret environment variables and call parameters, and
+    anything shaped like an API key."""
 
     def __init__(self, env: Mapping[str, str], extra: Iterable[str] = ()) -> None:
         values = {v for k, v in env.items() if SECRET_ENV_NAME.search(k)} | set(extra)
@@ -41,7 +53,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
-        return value
+        return KEY_SHAPED.sub(_redact_key_shaped, value)
 
     def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Call parameters without credential-bearing entries."""
@@ -70,7 +82,9 @@ class CallRecord:
     prompt_version: str
     messages: list[dict[str, Any]]
     params: dict[str, Any]
-    outcome: str  # ok | invalid | error | cached
+    # ok | invalid | error | cached, or for a call that never ended: in_flight (written before the
+    # send, so a kill leaves it), cancelled (a sibling failed), aborted (a bug); those keep their estimate.
+    outcome: str
     attempt: int
     latency_ms: float
     response: str | None = None
@@ -99,7 +113,7 @@ class Trace:
         with self.conn:
             cur = self.conn.execute(
                 "INSERT INTO events (ts, round, kind, message, data) VALUES (?, ?, ?, ?, ?)",
-                (self._now(), round, kind, self.redactor.text(message), _dumps(data or {})),
+                (self._now(), round, kind, self.redactor.text(message), self.redactor.text(_dumps(data or {}))),
             )
         return int(cur.lastrowid)
 
@@ -126,13 +140,14 @@ class Trace:
                 cur = self.conn.execute(
                     "INSERT INTO decisions (ts, round, sample_id, agent, action, reason, scores, call_ids) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (now, d.round, d.sample_id, d.agent, d.action, d.reason, _dumps(d.scores), _dumps(d.call_ids)),
+                    (now, d.round, d.sample_id, d.agent, d.action, self.redactor.text(d.reason), _dumps(d.scores),
+                     _dumps(d.call_ids)),
                 )
                 ids.append(int(cur.lastrowid))
         return ids
 
     def llm_call(self, call: CallRecord) -> int:
-        """Record one LLM call attempt, secrets removed."""
+        """Record one LLM call attempt, secrets removed (a finished one, or one about to be sent)."""
         redact = self.redactor.text
         request = redact(_dumps({"messages": call.messages, "params": self.redactor.params(call.params)}))
         with self.conn:
@@ -153,6 +168,17 @@ class Trace:
             )
         return call_id
 
+    def call_ended(self, call_id: int, call: CallRecord) -> None:
+        """Replace an 'in_flight' call row with how the call ended, secrets removed."""
+        redact = self.redactor.text
+        with self.conn:
+            self.conn.execute(
+                "UPDATE llm_calls SET response = ?, outcome = ?, error = ?, latency_ms = ?, prompt_tokens = ?, "
+                "completion_tokens = ?, cost_usd = ?, cache_key = ? WHERE id = ?",
+                (redact(call.response), call.outcome, redact(call.error), call.latency_ms, call.prompt_tokens,
+                 call.completion_tokens, call.cost_usd, call.cache_key, call_id),
+            )
+
     def mark_invalid(self, call_id: int, error: str | None) -> None:
         """Record that a call's answer failed validation (a cached answer stays marked cached)."""
         with self.conn:
@@ -161,6 +187,14 @@ class Trace:
                 "error = ? WHERE id = ?",
                 (self.redactor.text(error), call_id),
             )
+
+
+def _redact_key_shaped(match: re.Match[str]) -> str:
+    sk = match.group("sk")
+    # A real key (or its masked echo) has digits or stars; a hyphenated word after "sk-" has neither.
+    if sk is not None and not any(c.isdigit() or c == "*" for c in sk):
+        return sk
+    return REDACTED
 
 
 def _dumps(value: Any) -> str:

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from assay.concurrency import gather_cancelling
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 ANSWER = '{"score": 4, "reason": "correct and clear"}'
 
@@ -42,7 +44,7 @@ async def bare_litellm(base_url: str, calls: int, concurrency: int) -> float:
                                       messages=[{"role": "user", "content": f"bare question {i}"}])
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(calls)))
+    await gather_cancelling(one(i) for i in range(calls))
     return time.perf_counter() - started
 
 
@@ -58,7 +60,7 @@ async def through_gateway(gateway, calls: int, tag: str) -> tuple[float, int]:  
                                       messages=[{"role": "user", "content": f"{tag} question {i}"}], sample_ids=[f"s{i}"])
 
     started = time.perf_counter()
-    results = await asyncio.gather(*(one(i) for i in range(calls)))
+    results = await gather_cancelling(one(i) for i in range(calls))
     return time.perf_counter() - started, sum(r.ok for r in results)
 
 

@@ -28,6 +28,7 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
+from assay.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.decomposer import SENTENCE_KINDS, extract_claims
 from assay.records import Message, Origin, Sample
@@ -127,7 +128,7 @@ async def decompose(rows: list[dict], ctx: AgentContext) -> list:
         print(f"  {done}/{len(samples)} answers", file=sys.stderr, end="\r", flush=True)
         return result
 
-    return await asyncio.gather(*(one(s) for s in samples))
+    return await gather_cancelling(one(s) for s in samples)
 
 
 

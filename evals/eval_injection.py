@@ -32,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from assay.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.injection import detect_injection
 from assay.agents.judge import added_by_detector, judge_sample
@@ -117,7 +118,7 @@ async def _judge_all(ctx: AgentContext, samples: list[Sample]) -> list:
         print(f"  {done}/{len(samples)} verdicts", file=sys.stderr, end="\r", flush=True)
         return result
 
-    return list(await asyncio.gather(*(one(s) for s in samples)))
+    return list(await gather_cancelling(one(s) for s in samples))
 
 
 def detector_only(samples: list[Sample]) -> None:

@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from assay.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.judge import PairwiseResult, judge_pair
 from assay.judge_pairs import Pair, pairwise_credit, read_pairs
@@ -46,7 +47,7 @@ async def judge_all(ctx: AgentContext, pairs: list[Pair], name: str) -> list[Pai
         print(f"  {name}: {done}/{len(pairs)} pairs", file=sys.stderr, end="\r", flush=True)
         return result
 
-    return list(await asyncio.gather(*(one(p) for p in pairs)))
+    return list(await gather_cancelling(one(p) for p in pairs))
 
 
 def longer_wins(pair: Pair) -> str:

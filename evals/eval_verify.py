@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from assay.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.verifier import LABELS, Verification, passages_for, verify_claims
 from eval_session import open_eval_session
@@ -77,7 +78,7 @@ async def verify_all(ctx: AgentContext, rows: list[dict], args: argparse.Namespa
         print(f"  {done}/{len(rows)} claims", file=sys.stderr, end="\r", flush=True)
         return result
 
-    return list(await asyncio.gather(*(one(r) for r in rows)))
+    return list(await gather_cancelling(one(r) for r in rows))
 
 
 def report(rows: list[dict], results: list[Verification], model: str, seconds: float) -> None:

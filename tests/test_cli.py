@@ -92,3 +92,53 @@ def test_models_check_dry_run_is_traced(tmp_path: Path) -> None:
     summary = json.loads(assay("trace", str(tmp_path / "s"), "--json", home=tmp_path).stdout)
     assert summary["session"]["dry_run"] is True
     assert summary["llm_calls"][0]["model"] == "dry-run" and summary["llm_calls"][0]["calls"] == 1
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, *argv: str) -> tuple[int, list[dict]]:
+    """`assay ARGV` in this process, its run loop replaced by a recorder: (exit code, start_run calls)."""
+    from assay import run_command
+    from assay.cli import main
+
+    calls: list[dict] = []
+
+    def recorded(out: Path, **kwargs: object) -> run_command.RunOutcome:
+        calls.append({"out": out, **kwargs})
+        return run_command.RunOutcome(out, finished=True)
+
+    monkeypatch.setattr(run_command, "start_run", recorded)
+    monkeypatch.setattr(sys, "argv", ["assay", *argv])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return exited.value.code, calls
+
+
+def test_decontam_is_a_plain_option_that_leaves_the_next_argument_alone(monkeypatch, tmp_path: Path) -> None:
+    pool, bench = EXAMPLES / "pool.jsonl", EXAMPLES / "benchmark.jsonl"
+    code, calls = run_main(monkeypatch, "run", "--decontam", str(bench), str(pool), "--out", str(tmp_path / "s"), "--dry-run")
+    assert code == 0
+    (call,) = calls
+    assert call["options"].inputs == [str(pool)] and call["options"].decontam == [str(bench)]
+
+
+def test_run_takes_an_api_base(monkeypatch, tmp_path: Path) -> None:
+    code, calls = run_main(monkeypatch, "run", str(EXAMPLES / "pool.jsonl"), "--out", str(tmp_path / "s"),
+                           "--api-base", "http://127.0.0.1:8000/v1")
+    assert code == 0 and calls[0]["config"].llm.api_base == "http://127.0.0.1:8000/v1"
+
+
+@pytest.mark.parametrize("flags", [["--dedup", "fuzzy"], ["--dedup", "exact,fuzzy"], ["--decontam", "missing.jsonl"],
+                                   ["--target-size", "0"], ["--planner", "oracle"]])
+def test_a_bad_option_is_one_line_and_exit_2_before_any_session_exists(monkeypatch, capsys, tmp_path: Path,
+                                                                         flags: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, calls = run_main(monkeypatch, "run", str(EXAMPLES / "pool.jsonl"), "--out", str(tmp_path / "s"), "--dry-run", *flags)
+    assert code == 2 and not calls and not (tmp_path / "s").exists()
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and (flags[0] in err or flags[1] in err)
+
+
+def test_score_with_an_unknown_dedup_method_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = assay("score", str(EXAMPLES / "pool.jsonl"), "--out", str(tmp_path / "o.jsonl"), "--dedup", "exact,fuzzy",
+                 home=tmp_path, check=False)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "fuzzy" in done.stderr
+    assert not (tmp_path / "o.jsonl").exists()

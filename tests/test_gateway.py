@@ -120,21 +120,23 @@ async def test_fatal_errors_are_not_retried(session: Session) -> None:
     assert not result.ok and "bad key" in result.error and len(fake.requests) == 1
 
 
-async def test_budget_exhausted_stops_cleanly(session: Session) -> None:
-    fake = ScriptedTransport(default=GOOD)
-    gateway = make_gateway(session, fake, budget=BudgetLedger(max_calls=2), cache=False)
-    assert (await ask(gateway)).ok and (await ask(gateway)).ok
-    with pytest.raises(BudgetExhausted, match="2 of 2 calls"):
-        await ask(gateway)
-    assert len(fake.requests) == 2
+async def test_budget_exhausted_stops_cleanly_under_concurrency(session: Session) -> None:
+    fake = ScriptedTransport(default=GOOD, delay_s=0.005)
+    gateway = make_gateway(session, fake, budget=BudgetLedger(max_calls=2), cache=False, concurrency=4)
+    asked = [ask(gateway, [{"role": "user", "content": f"q{i}"}]) for i in range(6)]
+    outcomes = await asyncio.gather(*asked, return_exceptions=True)
+    assert sum(isinstance(o, BudgetExhausted) for o in outcomes) == 4 and len(fake.requests) == 2
+    assert "2 of 2 calls" in str(next(o for o in outcomes if isinstance(o, BudgetExhausted)))
 
 
-async def test_token_budget_counts_what_was_spent(session: Session) -> None:
-    gateway = make_gateway(session, ScriptedTransport(default=GOOD), budget=BudgetLedger(max_tokens=20), cache=False)
-    await ask(gateway)
-    await ask(gateway)
-    with pytest.raises(BudgetExhausted, match="token budget"):
-        await ask(gateway)
+async def test_token_budget_counts_what_was_spent_under_concurrency(session: Session) -> None:
+    fake = ScriptedTransport(default=GOOD, delay_s=0.005)
+    gateway = make_gateway(session, fake, budget=BudgetLedger(max_tokens=20), cache=False, concurrency=4)
+    asked = [ask(gateway, [{"role": "user", "content": f"q{i}"}]) for i in range(6)]
+    outcomes = await asyncio.gather(*asked, return_exceptions=True)
+    assert any(isinstance(o, BudgetExhausted) and "token budget" in str(o) for o in outcomes)
+    # Each call is 15 tokens: the limit is overshot by at most the 4 calls that can be in flight.
+    assert 20 <= gateway.budget.tokens <= 20 + 4 * 15 and gateway.budget.tokens == 15 * len(fake.requests)
 
 
 async def test_rerun_hits_the_cache_and_makes_zero_calls(session: Session) -> None:
@@ -147,11 +149,16 @@ async def test_rerun_hits_the_cache_and_makes_zero_calls(session: Session) -> No
     assert [r["outcome"] for r in calls(session)][-2:] == ["cached", "cached"]
 
 
-async def test_budget_is_restored_from_the_trace(session: Session) -> None:
-    await ask(make_gateway(session, ScriptedTransport([GOOD]), cache=False))
+async def test_budget_is_restored_from_the_trace_with_the_cache_on(session: Session) -> None:
+    gateway = make_gateway(session, ScriptedTransport([GOOD, "not json", GOOD]), cache=True)
+    await ask(gateway)
+    await ask(gateway)  # from the cache: free
+    await ask(gateway, [{"role": "user", "content": "another"}])  # invalid, then repaired: two paid calls
     ledger = BudgetLedger(max_calls=5)
     ledger.restore(session.conn)
-    assert (ledger.calls, ledger.tokens) == (1, 15)
+    assert (ledger.calls, ledger.tokens) == (3, 45)
+    assert [r["outcome"] for r in calls(session)] == ["ok", "cached", "invalid", "ok"]
+    # (A call in flight at a kill counts too: tests/test_trust_llm_budget.py kills a real process.)
 
 
 async def test_concurrency_is_bounded(session: Session) -> None:

@@ -110,3 +110,27 @@ async def test_api_key_is_sent_but_never_stored(tmp_path, runtime, server: OpenA
     session.close()
     raw = b"".join(p.read_bytes() for p in (tmp_path / "s").glob("session.db*"))
     assert SECRET.encode() not in raw
+
+
+async def test_usd_budget_over_http_needs_a_price_and_charges_it(session: Session, server: OpenAIWireServer) -> None:
+    """Issue 11 #3: litellm cannot price this self-hosted model, so a USD budget is refused unless priced."""
+    from assay.errors import ConfigError
+    from assay.llm_pricing import Price
+    from assay.llm_transport import LiteLLMTransport
+
+    unpriced = {"models": {"default": "openai/fake-model"}, "budget": {"max_usd": 0.02},
+                "llm": {"api_base": server.base_url, "max_attempts": 1}}
+    with pytest.raises(ConfigError, match="openai/fake-model has no known price"):
+        build_gateway(Config.model_validate(unpriced), session.trace, session.conn)
+    priced = Config.model_validate({**unpriced, "llm": {**unpriced["llm"], "price_per_1k_input": 0.4,
+                                                         "price_per_1k_output": 1.2}})
+    gateway = build_gateway(priced, session.trace, session.conn)
+    gateway.transport.api_key = SECRET
+    server.enqueue(Reply.text(GOOD, prompt_tokens=10, completion_tokens=5), Reply.text(GOOD, prompt_tokens=10, completion_tokens=5))
+    assert (await ask(gateway)).cost_usd == pytest.approx(0.01)
+    assert (await ask(gateway, "second")).ok
+    with pytest.raises(BudgetExhausted, match=r"\$0.0200 of \$0.0200, 2 calls"):
+        await ask(gateway, "third")
+    assert len(server.requests) == 2
+    known = LiteLLMTransport().price_of("openai/gpt-4o-mini")  # litellm's bundled price list
+    assert isinstance(known, Price) and known.input_per_1k > 0 and known.output_per_1k > 0
