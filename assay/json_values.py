@@ -99,6 +99,20 @@ def loads(text: str) -> Any:
     return value
 
 
+def syntax_message(err: json.JSONDecodeError, line: int | None = None) -> str:
+    """json's complaint as one phrase, located by column (and line, when not `line`).
+
+    json ends some messages with "at" because it appends ": line L column C" itself; the
+    dangling word goes here, so the location reads once.
+    """
+    reason = err.msg.removesuffix(" at")
+    if reason.startswith("Invalid control character") and err.pos < len(err.doc):
+        code = ord(err.doc[err.pos])  # json's C scanner does not say which one
+        reason = f"raw control character U+{code:04X} inside a string (write it as \\u{code:04x})"
+    where = f"column {err.colno}" if line in (None, err.lineno) else f"line {err.lineno} column {err.colno}"
+    return f"invalid JSON: {reason} at {where}"
+
+
 def check(record: Any) -> None:
     """Raise ValueProblem for the first value that cannot be kept (walked without recursion)."""
     stack: list[tuple[Any, str | None, int]] = [(record, None, 0)]

@@ -193,7 +193,7 @@ def _jsonl(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
             try:
                 yield line_no, json_values.loads(text), raw
             except json.JSONDecodeError as err:
-                yield Invalid(InputError(path, line_no, f"invalid JSON: {err.msg} at column {err.colno}"), raw)
+                yield Invalid(InputError(path, line_no, json_values.syntax_message(err)), raw)
             except ValueProblem as problem:
                 yield Invalid(InputError(path, line_no, str(problem), field=problem.field), raw)
 

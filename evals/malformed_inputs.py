@@ -33,7 +33,8 @@ CONTAINERS = ("jsonl", "json", "parquet")
 FORMATS = ("alpaca", "sharegpt", "openai")
 JSON_ONLY = {"bom", "deep_nesting", "lone_surrogate", "huge_integer", "not_an_object", "nul_byte"}
 # Defects after which no reader can find the next record of a JSON array: placed last there.
-BREAKS_ARRAY = {"truncated", "nul_byte", "bom"}
+# (A NUL or a BOM inside an array costs only its own element: records follow them.)
+BREAKS_ARRAY = {"truncated"}
 WHEN = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 

@@ -153,3 +153,66 @@ def test_a_gzip_stream_cut_short_keeps_the_records_before_the_cut(tmp_path: Path
     kept = read(path, skip=True)
     got = [s.origin.record for s in kept.samples]
     assert len(got) > 50 and got == rows[: len(got)] and kept.invalid[-1].error.line == len(got) + 1
+
+
+# Element [1] of a three-element array, on line 2, holds text json rejects but whose structure is
+# sound: a structural scan finds where it ends, so with --skip-invalid only it is lost.
+MIDDLE_DEFECTS = {
+    "nul_in_string": ('{"instruction": "a\x00b", "output": "x"}', "control character U+0000"),
+    "bom_before_record": ('\ufeff{"instruction": "a", "output": "x"}', "byte order mark"),
+    "raw_tab_in_string": ('{"instruction": "a\tb", "output": "x"}', "control character U+0009"),
+    "raw_newline_in_string": ('{"instruction": "a\nb", "output": "x"}', "control character U+000A"),
+    "nul_in_nested_string": ('{"instruction": "a", "output": "x", "meta": {"k": ["\x00", "]}"]}}',
+                             "control character U+0000"),
+}
+
+
+@pytest.mark.parametrize("case", MIDDLE_DEFECTS)
+def test_a_bad_element_mid_array_loses_only_itself(tmp_path: Path, case: str) -> None:
+    text, words = MIDDLE_DEFECTS[case]
+    path = tmp_path / "pool.json"
+    path.write_text(f"[{json.dumps(GOOD)},\n{text},\n{json.dumps(OTHER)},\n{json.dumps(GOOD | {'output': '3'})}\n]\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    err = caught.value
+    assert (err.path, err.line, err.field) == (str(path), 2, None), str(err)
+    assert words in err.message and "record [1] of the array" in err.message and "\n" not in str(err), str(err)
+    assert " at at " not in str(err)
+    kept = read(path, skip=True)
+    assert [s.origin.record for s in kept.samples] == [GOOD, OTHER, GOOD | {"output": "3"}]
+    assert [i.error.line for i in kept.invalid] == [2]
+    assert [s.source for s in kept.samples] == ["pool.json[0]", "pool.json[2]", "pool.json[3]"]
+
+
+def test_the_control_character_message_says_at_once_in_jsonl_too(tmp_path: Path) -> None:
+    path = tmp_path / "pool.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + '{"instruction": "a\x00b", "output": "x"}' + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    assert str(caught.value) == (f"{path}:line 2: invalid JSON: raw control character U+0000 inside a string "
+                                 "(write it as \\u0000) at column 19")
+
+
+def test_a_multiline_element_is_named_by_its_first_line_and_the_error_by_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "pool.json"
+    bad = '{\n  "instruction": "a",\n  "output": "x\x01"\n}'
+    path.write_text(f"[\n{json.dumps(GOOD)},\n{bad},\n{json.dumps(OTHER)}\n]\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read(path, skip=False)
+    assert caught.value.line == 3 and "U+0001" in caught.value.message and "at line 5 column" in caught.value.message
+    assert [s.origin.record for s in read(path, skip=True).samples] == [GOOD, OTHER]
+
+
+@pytest.mark.parametrize(("body", "what"), [
+    ('{"instruction": "never closed, "output": "x"},\n' + json.dumps(OTHER) + "\n]\n", "string"),
+    ('{"instruction": "a", "output": ["x"},\n' + json.dumps(OTHER) + "\n]\n", "brackets"),
+])
+def test_broken_structure_says_how_much_could_not_be_read(tmp_path: Path, body: str, what: str) -> None:
+    path = tmp_path / "pool.json"
+    path.write_text(f"[{json.dumps(GOOD)},\n{body}", encoding="utf-8")
+    kept = read(path, skip=True)
+    assert [s.origin.record for s in kept.samples] == [GOOD] and len(kept.invalid) == 1
+    err = kept.invalid[0].error
+    assert err.line == 2 and what in err.message and "could not be read" in err.message, str(err)
+    assert "3 lines" in err.message and f"{len(body.encode())} bytes" in err.message, str(err)
