@@ -3,6 +3,8 @@
 A cluster is grown from its best samples (the seeds), under a request asking for more of
 what they share; a topic from the pool's nearest samples to the topic phrase. Each kept
 sample becomes a proposal with its judge score; `apply` brings the approved ones in.
+The round's jobs are fixed once, when the step first starts, and each job's proposals are
+committed with its mark as done: a re-run after a kill does only the jobs left.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any
 from assay.graphs.deps import CurationDeps
 from assay.graphs.state import Plan
 from assay.judgements import latest_judgements
-from assay.proposals import propose, sample_payload
+from assay.proposals import propose, proposals, sample_payload
 from assay.records import Sample, Status
 
 SEEDS_PER_JOB = 4
+PROGRESS_META = "expand_progress"  # the current round's jobs and those committed, see `_progress`
 
 
 def expansion_jobs(session: Any, plan: Plan) -> list[tuple[str, list[Sample], int]]:
@@ -58,23 +61,48 @@ async def run_expansion(deps: CurationDeps, plan: Plan, round: int) -> tuple[dic
                              decontam=[Path(p) for p in options.decontam], seed=session.config.llm.seed)
     fmt = session.meta("input_format", "alpaca")
     summary: dict[str, Any] = {"jobs": [], "kept": 0, "rejected": 0}
-    jobs = expansion_jobs(session, plan)
+    progress = _progress(session, plan, round)
+    jobs = [(request, session.samples.get(seed_ids), n) for request, seed_ids, n in progress["jobs"]]
+    made = {p.sample_id: p.sample() for p in proposals(session.conn, round=round, kind="expand")}
     deps.emit("stage", {"name": "expand", "total": sum(n for _, _, n in jobs)})
-    for request, seeds, n in jobs:
-        expand_options = ExpandOptions(n=n, min_quality=options.min_synth_quality, rubric=session.config.judge.rubric,
-                                       synth=SynthOptions(depth=options.expand_depth))
-        report = await expand(agents, request, seeds, screen, session.trace, expand_options, fmt=fmt)
-        with session.conn:  # a job's proposals land together; `propose` skips any made before a kill
-            for kept in report.kept:
-                propose(session.conn, session.runtime.clock, round=round, kind="expand", sample_id=kept.sample.id,
-                        parent_id=kept.seed_id, auto_approve=not options.review,
-                        summary=f"{kept.op} hop {kept.hop} from {kept.seed_id} on {kept.topic}",
-                        payload=sample_payload(kept.sample, judge_overall=kept.judge_overall, topic=kept.topic,
-                                               attributes=list(kept.attributes), relevance=kept.relevance))
+    for index, (request, seeds, n) in enumerate(jobs):
+        if index < len(progress["done"]):  # committed before a kill: its samples still count for dedup
+            done = progress["done"][index]
+            screen.accept([made[i] for i in done["kept"]])
+            job, kept, rejected, stopped = done["summary"], len(done["kept"]), done["rejected"], done["stopped"]
+        else:
+            expand_options = ExpandOptions(n=n, min_quality=options.min_synth_quality,
+                                           rubric=session.config.judge.rubric,
+                                           synth=SynthOptions(depth=options.expand_depth))
+            report = await expand(agents, request, seeds, screen, session.trace, expand_options, fmt=fmt)
+            job, kept, rejected, stopped = report.summary(), len(report.kept), len(report.rejected), report.stopped
+            progress["done"].append({"summary": job, "kept": [k.sample.id for k in report.kept], "rejected": rejected,
+                                     "stopped": stopped})
+            with session.conn:  # a job's proposals and its mark as done land together
+                for k in report.kept:
+                    propose(session.conn, session.runtime.clock, round=round, kind="expand", sample_id=k.sample.id,
+                            parent_id=k.seed_id, auto_approve=not options.review,
+                            summary=f"{k.op} hop {k.hop} from {k.seed_id} on {k.topic}",
+                            payload=sample_payload(k.sample, judge_overall=k.judge_overall, topic=k.topic,
+                                                   attributes=list(k.attributes), relevance=k.relevance))
+                session.set_meta(PROGRESS_META, progress)
         deps.emit("advance", {"name": "expand", "n": n})
-        summary["jobs"].append(report.summary())
-        summary["kept"] += len(report.kept)
-        summary["rejected"] += len(report.rejected)
-        if report.stopped.startswith("budget spent"):
-            return summary, report.stopped
+        summary["jobs"].append(job)
+        summary["kept"] += kept
+        summary["rejected"] += rejected
+        if stopped.startswith("budget spent"):
+            return summary, stopped
     return summary, None
+
+
+def _progress(session: Any, plan: Plan, round: int) -> dict[str, Any]:
+    """This round's jobs and the ones done, fixed when the step first starts: a re-run after a kill
+    does the same jobs (the same seeds, n and order) and skips the ones already committed."""
+    stored = session.meta(PROGRESS_META)
+    planned = plan.model_dump(mode="json")
+    if stored is not None and stored["round"] == round and stored["plan"] == planned:
+        return dict(stored)
+    jobs = [[request, [s.id for s in seeds], n] for request, seeds, n in expansion_jobs(session, plan)]
+    progress = {"round": round, "plan": planned, "jobs": jobs, "done": []}
+    session.set_meta(PROGRESS_META, progress)
+    return progress

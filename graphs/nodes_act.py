@@ -21,6 +21,7 @@ from assay.proposals import propose, proposals, sample_payload
 from assay.records import Status
 
 APPLIED_META = "applied_rounds"  # round -> the repairs it applied, set in apply's own transaction
+REPAIR_META = "repair_progress"  # the current round's repairs done so far, see `_repair_progress`
 FIXABLE = {"wrong_answer", "incomplete", "truncated", "ambiguous_instruction", "spurious_cue", "format"}
 DEFAULT_REPAIR_BELOW = 3.0
 
@@ -127,27 +128,44 @@ def make_repair(deps: CurationDeps):  # noqa: ANN201
         verdicts = latest_judgements(session.conn, plan.sample_ids)
         samples = session.samples.get(plan.sample_ids)
         rewriter, judge = deps.agent("rewriter", state.round), deps.agent("judge", state.round)
+        progress = _repair_progress(session, state.round, plan.sample_ids)
+        done = progress["done"]
         deps.emit("stage", {"name": "repair", "total": len(samples)})
+        if done:
+            deps.emit("advance", {"name": "repair", "n": len(done)})
 
-        async def one(sample: Any) -> Any:
+        async def one(sample: Any) -> None:
             issues = [Issue(**i) for i in verdicts[sample.id].issues if i.get("type") in FIXABLE]
-            return await repair(rewriter, judge, sample, issues, round=state.round)
+            outcome = await repair(rewriter, judge, sample, issues, round=state.round)
+            # No await since `repair` traced its decision: mark the sample done before anything else runs.
+            new = outcome.rewritten if outcome.accepted else None
+            done[sample.id] = None if new is None else {
+                "sample_id": new.id, "summary": f"rewrite of {sample.id}: {outcome.reason}",
+                "payload": sample_payload(new, changes=list(outcome.rewrite.changes) if outcome.rewrite else [])}
+            session.set_meta(REPAIR_META, progress)
 
-        outcomes, spent = await run_chunked(samples, one, 16, lambda: deps.emit("advance", {"name": "repair", "n": 1}))
-        accepted = [o for o in outcomes if o is not None and o.accepted]
-        outcome_counts = {"attempted": sum(o is not None for o in outcomes), "accepted": len(accepted)}
-        with session.conn:  # the round's proposals and its outcome land together
-            for outcome in accepted:
-                new = outcome.rewritten
-                propose(session.conn, session.runtime.clock, round=state.round, kind="repair", sample_id=new.id,
-                        parent_id=outcome.original.id, auto_approve=not deps.options.review,
-                        summary=f"rewrite of {outcome.original.id}: {outcome.reason}",
-                        payload=sample_payload(new, changes=list(outcome.rewrite.changes) if outcome.rewrite else []))
+        todo = [s for s in samples if s.id not in done]  # a re-run after a kill repairs only the rest
+        _, spent = await run_chunked(todo, one, 16, lambda: deps.emit("advance", {"name": "repair", "n": 1}))
+        accepted = [(s.id, done[s.id]) for s in samples if done.get(s.id) is not None]
+        outcome_counts = {"attempted": sum(s.id in done for s in samples), "accepted": len(accepted)}
+        with session.conn:  # the round's proposals and its outcome land together, in the plan's order
+            for original_id, new in accepted:
+                propose(session.conn, session.runtime.clock, round=state.round, kind="repair",
+                        sample_id=new["sample_id"], parent_id=original_id, auto_approve=not deps.options.review,
+                        summary=new["summary"], payload=new["payload"])
             _record_outcome(deps, state.round, repair=outcome_counts)
         deps.emit("repaired", outcome_counts)
         return {"stop_reason": "budget_spent", "stop_message": spent} if spent else {}
 
     return repair_node
+
+
+def _repair_progress(session: Any, round: int, sample_ids: list[str]) -> dict[str, Any]:
+    """The round's repairs done so far (sample -> its accepted rewrite, or None), kept in `meta`."""
+    stored = session.meta(REPAIR_META)
+    if stored is not None and stored["round"] == round and stored["sample_ids"] == list(sample_ids):
+        return dict(stored)
+    return {"round": round, "sample_ids": list(sample_ids), "done": {}}
 
 
 def make_expand(deps: CurationDeps):  # noqa: ANN201

@@ -4,6 +4,9 @@ statuses), and Chroma, derived from SQLite, is brought back in line when a sessi
 
 from __future__ import annotations
 
+import asyncio
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +17,12 @@ from assay.config import Targets
 from assay.graphs.curation import build_curation_graph
 from assay.graphs.deps import CurationDeps, RunOptions
 from assay.graphs.state import CurationState, checkpoint_serializer
+from assay.llm_transport import FatalError
+from assay.proposals import proposals
 from assay.records import Status
 from assay.session import Session
 from assay.store import Store
+from tests.curation_world import CurationWorld, _words
 from tests.test_curation_graph import open_session, write_pool
 
 
@@ -141,3 +147,118 @@ def test_nested_blocks_are_one_transaction_and_chroma_writes_wait_for_its_commit
         conn.after_commit(lambda: ran.append("c"))
         assert ran == []
     assert [r[0] for r in other.execute("SELECT key FROM meta")] == ["c"] and ran == ["c"]
+
+
+
+@dataclass
+class FlakyWorld(CurationWorld):
+    """The curation world with varied samples, whose provider fails the first synthesizer call of each round once:
+    asked again later (by a re-run of the job), the same request succeeds, as a real provider's would."""
+
+    armed: set[int] = field(default_factory=set)
+    fail_next: bool = False
+
+    def __call__(self, request: Any) -> Any:
+        props = set((request.schema or {}).get("properties", {}))
+        if self.fail_next and props == {"instruction"}:
+            self.fail_next = False
+            raise FatalError("the provider failed this once")
+        return super().__call__(request)
+
+    def _answer(self, request: Any, props: set[str]) -> tuple[str, Any]:
+        kind, answer = super()._answer(request, props)
+        if kind in ("instruction", "response"):  # distinct enough that dedup keeps them
+            words = " ".join(_words(json.dumps(request.messages) + kind, 24))
+            answer = {kind: f"{answer[kind]} Also: {words}."}
+        return kind, answer
+
+
+def expand_items(session: Session) -> list[tuple[int | None, str | None, str | None]]:
+    return [(p.round, p.parent_id, p.sample_id) for p in proposals(session.conn, kind="expand")]
+
+
+async def test_a_kill_between_two_expansion_jobs_reruns_only_the_unfinished_ones(tmp_path, runtime) -> None:
+    import assay.expansion
+
+    targets = Targets(size=25, quality_floor=3.0, coverage=1.0)
+    real = assay.expansion.expand
+    runs: dict[str, tuple[Session, FlakyWorld]] = {}
+    for name in ("clean", "killed"):
+        (tmp_path / name).mkdir()
+        pool = write_pool(tmp_path / name / "pool.jsonl")
+        world = FlakyWorld()
+        session, _ = open_session(tmp_path / name, runtime, targets, world=world)
+        runs[name] = (session, world)
+        options = RunOptions(inputs=[str(pool)], cluster_min=3)
+        saver = InMemorySaver(serde=checkpoint_serializer())
+        jobs: dict[int, int] = {}
+        killed: list[int] = []
+
+        async def job(agents: Any, *args: Any, world: FlakyWorld = world, jobs: dict = jobs, killed: list = killed,
+                      kill: bool = name == "killed", **kwargs: Any) -> Any:
+            round = agents.synthesizer.round
+            jobs[round] = jobs.get(round, 0) + 1
+            if round not in world.armed:
+                world.armed.add(round)
+                world.fail_next = True
+            if kill and not killed and jobs[round] == 2:  # the round's first job is committed; this one dies
+                killed.append(round)
+                raise Killed()
+            return await real(agents, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(assay.expansion, "expand", job)
+            if name == "killed":
+                with pytest.raises(Killed):
+                    await drive(session, options, saver, first=True)
+                assert [r for r, _, _ in expand_items(session)].count(killed[0]) > 0, "nothing of the round committed"
+            state = await drive(session, options, saver, first=name == "clean")
+        assert state.exported
+    (clean, clean_world), (killed_session, killed_world) = runs["clean"], runs["killed"]
+    assert expand_items(killed_session) == expand_items(clean)
+    assert killed_world.asked == clean_world.asked  # no call the uninterrupted run did not make
+    assert pool_state(killed_session) == pool_state(clean)
+    for name in ("curated.jsonl", "rejected.jsonl"):
+        assert (killed_session.dir / name).read_text() == (clean.dir / name).read_text()
+
+
+async def test_a_kill_inside_repair_redoes_only_the_samples_not_done(tmp_path, runtime) -> None:
+    import assay.agents.rewriter
+
+    targets = Targets(size=19, quality_floor=3.0, coverage=1.0)
+    real = assay.agents.rewriter.repair
+    runs: dict[str, tuple[Session, CurationWorld]] = {}
+    for name in ("clean", "killed"):
+        (tmp_path / name).mkdir()
+        pool = write_pool(tmp_path / name / "pool.jsonl")
+        session, world = open_session(tmp_path / name, runtime, targets)
+        runs[name] = (session, world)
+        options = RunOptions(inputs=[str(pool)], cluster_min=3)
+        saver = InMemorySaver(serde=checkpoint_serializer())
+        if name == "clean":
+            await drive(session, options, saver, first=True)
+            continue
+        started: list[str] = []
+
+        async def repair(*args: Any, session: Session = session, started: list = started, **kwargs: Any) -> Any:
+            started.append(args[2].id)
+            if len(started) > 1:  # dies once the first repair of the round has written its decision
+                while not session.conn.execute("SELECT 1 FROM decisions WHERE agent = 'rewriter'").fetchone():
+                    await asyncio.sleep(0.01)
+                raise Killed()
+            return await real(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(assay.agents.rewriter, "repair", repair)
+            with pytest.raises(Killed):
+                await drive(session, options, saver, first=True)
+        state = await drive(session, options, saver, first=False)
+        assert state.exported
+    (clean, clean_world), (killed, killed_world) = runs["clean"], runs["killed"]
+    decided = "SELECT sample_id, action FROM decisions WHERE agent = 'rewriter' ORDER BY sample_id, action"
+    assert [tuple(r) for r in killed.conn.execute(decided)] == [tuple(r) for r in clean.conn.execute(decided)]
+    repairs = [(p.parent_id, p.sample_id) for p in proposals(killed.conn, kind="repair")]
+    assert len(repairs) == 3 and repairs == [(p.parent_id, p.sample_id) for p in proposals(clean.conn, kind="repair")]
+    assert killed_world.asked == clean_world.asked
+    assert pool_state(killed) == pool_state(clean)
+    assert (killed.dir / "curated.jsonl").read_text() == (clean.dir / "curated.jsonl").read_text()
