@@ -10,7 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from assay.config import Config
+from assay.errors import AssayError
+
+
+def stored_recipe(directory: Any, data: dict[str, Any]) -> Config:
+    """A session's stored recipe, or one line naming the key this version of assay cannot read."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "recipe"
+        raise AssayError(f"{directory}: its stored recipe does not fit this version of assay: {key}: {first['msg']} "
+                         "(it was written by another version; run it with that one)") from None
 
 
 def given_settings(config: Config) -> dict[str, Any]:

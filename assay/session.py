@@ -70,7 +70,7 @@ class Session:
         session's writer lock is held until `close()`; a second writer is refused.
         """
         from assay import session_lock
-        from assay.recipe import difference_note, differing, given_settings, with_settings
+        from assay.recipe import difference_note, differing, given_settings, stored_recipe, with_settings
 
         directory = Path(directory).expanduser().resolve()
         if not is_session(directory) and not create:
@@ -93,7 +93,7 @@ class Session:
             if stored is None or set_recipe:
                 session.set_meta("config", config.model_dump(mode="json"))
             else:
-                recipe = Config.model_validate(stored)
+                recipe = stored_recipe(directory, stored)
                 given = given_settings(config)
                 session.config = with_settings(recipe, given)
                 changes = differing(recipe, given)
@@ -115,7 +115,9 @@ class Session:
         probe = connect(directory / DB_NAME, read_only=True)
         row = probe.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
         probe.close()
-        config = Config.model_validate(json.loads(row[0])) if row else Config()
+        from assay.recipe import stored_recipe
+
+        config = stored_recipe(directory, json.loads(row[0])) if row else Config()
         return cls(directory, runtime, config, read_only=True)
 
     def _init_meta(self) -> None:

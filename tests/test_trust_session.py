@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from assay.config import Config, load_config
+from assay.errors import AssayError
 from assay.graphs.deps import RunOptions
 from assay.registry import register, registered
 from assay.run_command import RUN_OPTIONS_META
@@ -110,3 +111,15 @@ def test_the_lock_is_released_when_its_process_dies(tmp_path: Path) -> None:
             f"Session.open(Path({str(tmp_path / 's')!r}), Runtime(env={{}}), Config(), create=False); os._exit(0)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     Session.open(tmp_path / "s", fixed_runtime(), Config(), create=False).close()
+
+
+def test_a_recipe_written_by_another_version_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    Session.open(tmp_path / "s", fixed_runtime(), load_config(None, env={}), create=True).close()
+    with sqlite3.connect(tmp_path / "s" / "session.db") as conn:
+        stored = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        stored["budget"]["max_dollars"] = 3  # a key this version does not know
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(stored),))
+    for open_it in (lambda: Session.open(tmp_path / "s", fixed_runtime(), load_config(None, env={}), create=False),
+                    lambda: Session.open_read_only(tmp_path / "s", fixed_runtime())):
+        with pytest.raises(AssayError, match=r"stored recipe does not fit this version of assay: budget\.max_dollars"):
+            open_it()
