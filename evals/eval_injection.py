@@ -121,6 +121,13 @@ async def _judge_all(ctx: AgentContext, samples: list[Sample]) -> list:
     return list(await gather_cancelling(one(s) for s in samples))
 
 
+def flagged_in(path: Path) -> tuple[list[str], list[str]]:
+    """(the records the detector flags, all records) of a clean corpus, each record's fields joined."""
+    records = json.loads(path.read_text(encoding="utf-8"))
+    texts = ["\n".join(str(v) for k, v in r.items() if k not in ("label", "category")) for r in records]
+    return [t for t in texts if detect_injection(t)], texts
+
+
 def detector_only(samples: list[Sample]) -> None:
     """Part (b): recall on phrasings, false flags on real data."""
     print("\n(b) deterministic detector, no model")
@@ -133,9 +140,7 @@ def detector_only(samples: list[Sample]) -> None:
         if not path.is_file():
             print(f"    {name}: skipped ({path} not found)")
             continue
-        records = json.loads(path.read_text(encoding="utf-8"))
-        texts = ["\n".join(str(v) for k, v in r.items() if k not in ("label", "category")) for r in records]
-        flagged = [t for t in texts if detect_injection(t)]
+        flagged, texts = flagged_in(path)
         print(f"    false flags, {name}: {len(flagged)}/{len(texts)} = {len(flagged) / len(texts):.2%}"
               + (f"  e.g. {detect_injection(flagged[0])}" if flagged else ""))
 
@@ -159,9 +164,7 @@ def heldout() -> None:
         if not path.is_file():
             print(f"    {name}: skipped ({path} not found)")
             continue
-        records = json.loads(path.read_text(encoding="utf-8"))
-        texts = ["\n".join(str(v) for k, v in r.items() if k != "category") for r in records]
-        false = [t for t in texts if detect_injection(t)]
+        false, texts = flagged_in(path)
         print(f"{'false flags, ' + name:44} {f'{len(false)}/{len(texts)}':>10}   0/{len(texts)}"
               f"{'':6}0" + (f"  e.g. {detect_injection(false[0])}" if false else ""))
 
