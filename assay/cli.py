@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from assay import __version__
+from assay.cli_options import (ApiBaseOpt, DecontamOpt, DedupOpt, DryRunOpt, ModelOpt, PriceOpt, RecipeOpt,
+                               SessionDir, check_benchmarks, dedup_methods, price_settings, run_options)
 
 if TYPE_CHECKING:
     from assay.config import Config
@@ -22,21 +24,6 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Check the models assay talks to.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-
-SessionDir = Annotated[Path, typer.Option("--session", "-s", help="Session folder (created if new).")]
-RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="TOML recipe: targets, budgets, models.")]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="litellm model, e.g. openai/gpt-4o-mini; default: the embedded local model.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Use the instant placeholder model: checks a recipe, spends nothing.")]
-ApiBaseOpt = Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible endpoint, e.g. a vLLM server.")]
-DedupOpt = Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")]
-DecontamOpt = Annotated[Optional[list[Path]], typer.Option("--decontam", help="A benchmark file to decontaminate against (repeat for more: --decontam a.jsonl --decontam b.jsonl.gz).")]
-PriceOpt = Annotated[Optional[float], typer.Option("--price-usd-per-1k-tokens", min=0, help="US dollars per 1,000 tokens (prompt and completion), for every model: lets a USD budget cap a model litellm cannot price.")]
-
-
-def _price(price: float | None) -> dict[str, float | None]:
-    """The recipe keys --price-usd-per-1k-tokens sets."""
-    return {"llm.price_per_1k_input": price, "llm.price_per_1k_output": price}
-
 
 def _version(value: bool) -> None:
     if value:
@@ -57,27 +44,6 @@ def _config(recipe: Path | None, **flags: object) -> Config:
     from assay.config import load_config
 
     return load_config(recipe, env=os.environ, overrides=flags)
-
-
-def dedup_methods(text: str) -> tuple[str, ...]:
-    """The --dedup methods named in `text` (comma-separated; 'none' for none), each one checked."""
-    from assay.errors import AssayError
-
-    known = ("exact", "minhash", "semantic")
-    methods = tuple(m.strip() for m in text.split(",") if m.strip() and m.strip() != "none")
-    unknown = [m for m in methods if m not in known]
-    if unknown:
-        raise AssayError(f"--dedup: unknown method {unknown[0]!r}; choose from {', '.join(known)} (comma-separated), "
-                         "or none")
-    return methods
-
-
-def check_benchmarks(paths: list[Path] | tuple[Path, ...]) -> None:
-    """Read every --decontam file once, so a missing or malformed one is reported before any work."""
-    from assay.tools.benchmarks import load_benchmark
-
-    for path in paths:
-        load_benchmark(path)
 
 
 def _runtime():  # noqa: ANN202 - the real clock, ids and environment enter here and nowhere else
@@ -220,7 +186,7 @@ def expand(
     from assay.expansion import ExpandOptions
 
     config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "budget.max_calls": max_calls,
-                                **_price(price)})
+                                **price_settings(price)})
     try:
         synth = SynthOptions(depth=depth, persona_depth=persona_depth, breadth=breadth, min_relevance=min_relevance,
                              ops=tuple(o.strip() for o in ops.split(",") if o.strip()))
@@ -255,7 +221,7 @@ def judge(
     from assay.judge_view import judge_view
 
     config = _config(recipe, **{"models.default": model, "dry_run": dry_run or None, "llm.concurrency": concurrency,
-                                **_price(price)})
+                                **price_settings(price)})
     checks = VerifyOptions(references, collection) if verify or references else None
     with progress_bar() as progress:
         report = run_judge(path, out, config=config, runtime=_runtime(), session_dir=session, pairwise=pairwise,
@@ -309,11 +275,7 @@ def run(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Curate a pool until the targets are met: screen, judge, repair, expand, select, export."""
-    from pydantic import ValidationError
-
     from assay.cli_render import console, progress_bar
-    from assay.errors import AssayError
-    from assay.graphs.deps import RunOptions
     from assay.ingest import read_inputs
     from assay.run_command import start_run
     from assay.run_display import RunDisplay, outcome_view
@@ -321,22 +283,15 @@ def run(
     config = _config(recipe, **{
         "models.default": model, "dry_run": dry_run or None, "targets.size": target_size,
         "targets.min_mean_quality": min_quality, "targets.quality_floor": quality_floor,
-        "budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds, **_price(price),
+        "budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds, **price_settings(price),
         "llm.api_base": api_base,
     })
     from assay.gateway_factory import check_prices
 
     check_prices(config)  # a USD budget on an unpriced model is refused before anything is created
-    try:
-        options = RunOptions(inputs=[str(p.resolve()) for p in paths], skip_invalid=skip_invalid, review=review_mode,
-                             judge_sample=judge_sample, planner=planner, selection=select_method,
-                             decontam=[str(p.resolve()) for p in decontam or ()],
-                             dedup=list(dedup_methods(dedup)))
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "option"
-        flag = {"selection": "--select", "review": "--review"}.get(field, "--" + field.replace("_", "-"))
-        raise AssayError(f"{flag}: {first['msg']}") from None
+    options = run_options(inputs=[str(p.resolve()) for p in paths], skip_invalid=skip_invalid, review=review_mode,
+                          judge_sample=judge_sample, planner=planner, selection=select_method,
+                          decontam=[str(p.resolve()) for p in decontam or ()], dedup=list(dedup_methods(dedup)))
     with console.status("reading and validating…"):
         # Every named file is checked before the session folder exists: a bad one leaves nothing behind.
         read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
@@ -365,7 +320,7 @@ def resume(
     from assay.run_display import RunDisplay, outcome_view
 
     overrides = {"budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds,
-                 **_price(price), "models.default": model, "llm.api_base": api_base}
+                 **price_settings(price), "models.default": model, "llm.api_base": api_base}
     with progress_bar() as progress:
         outcome = resume_run(session, runtime=_runtime(), overrides=overrides, emit=RunDisplay(console, progress))
     console.print(outcome_view(outcome))
@@ -423,33 +378,6 @@ def select(
 
 def main() -> None:
     """Entry point: user-fixable errors print one line and exit 2, never a traceback; Ctrl-C exits 130."""
-    try:
-        from typer._click import exceptions as click_errors  # newer typer vendors click and raises its exceptions
-    except ImportError:
-        from click import exceptions as click_errors
+    from assay.cli_exit import run_with_exit_codes
 
-    from assay.errors import AssayError, RunInterrupted
-
-    try:
-        code = app(args=sys.argv[1:], standalone_mode=False)
-    except click_errors.NoArgsIsHelpError as err:
-        typer.echo(err.format_message())
-        sys.exit(err.exit_code)
-    except click_errors.ClickException as err:  # a bad option or argument: one line, no usage box
-        command = err.ctx.command_path if getattr(err, "ctx", None) else "assay"
-        typer.secho(f"error: {err.format_message()} (see `{command} --help`)", fg=typer.colors.RED, err=True)
-        sys.exit(2)
-    except typer.Abort:
-        typer.secho("aborted", fg=typer.colors.YELLOW, err=True)
-        sys.exit(1)
-    except AssayError as err:
-        from assay.safe_text import visible
-
-        typer.secho(f"error: {visible(str(err))}", fg=typer.colors.RED, err=True)  # messages quote data: no raw escapes
-        sys.exit(2)
-    except RunInterrupted as err:
-        typer.secho(str(err), fg=typer.colors.YELLOW, err=True)
-        sys.exit(130)
-    if code == 130:  # Ctrl-C in any other command (typer turns KeyboardInterrupt into exit code 130)
-        typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
-    sys.exit(code if isinstance(code, int) else 0)
+    run_with_exit_codes(app, sys.argv[1:])
