@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from assay.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.injection import detect_injection
 from assay.agents.judge import added_by_detector, judge_sample
+from assay.concurrency import gather_cancelling
 from assay.formats import record_to_sample
 from assay.records import Message, Sample
 from eval_session import open_eval_session
@@ -121,11 +123,21 @@ async def _judge_all(ctx: AgentContext, samples: list[Sample]) -> list:
     return list(await gather_cancelling(one(s) for s in samples))
 
 
+@functools.cache  # parts (b) and (c) both report the clean corpora: scan each once
 def flagged_in(path: Path) -> tuple[list[str], list[str]]:
     """(the records the detector flags, all records) of a clean corpus, each record's fields joined."""
     records = json.loads(path.read_text(encoding="utf-8"))
     texts = ["\n".join(str(v) for k, v in r.items() if k not in ("label", "category")) for r in records]
     return [t for t in texts if detect_injection(t)], texts
+
+
+def clean_corpora(corpora: tuple[tuple[str, Path], ...]) -> Iterator[tuple[str, list[str], list[str]]]:
+    """(name, flagged records, all records) of each corpus present; a missing one is named and skipped."""
+    for name, path in corpora:
+        if not path.is_file():
+            print(f"    {name}: skipped ({path} not found)")
+            continue
+        yield name, *flagged_in(path)
 
 
 def detector_only(samples: list[Sample]) -> None:
@@ -136,11 +148,7 @@ def detector_only(samples: list[Sample]) -> None:
     print(f"    recall on {len(PHRASINGS)} phrasings x {len(samples)} responses: {caught}/{total} = {caught / total:.0%} (target 100 %)")
     clean = sum(bool(detect_injection(s.text())) for s in samples)
     print(f"    false flags, pool: {clean}/{len(samples)}")
-    for name, path in CORPORA:
-        if not path.is_file():
-            print(f"    {name}: skipped ({path} not found)")
-            continue
-        flagged, texts = flagged_in(path)
+    for name, flagged, texts in clean_corpora(CORPORA):
         print(f"    false flags, {name}: {len(flagged)}/{len(texts)} = {len(flagged) / len(texts):.2%}"
               + (f"  e.g. {detect_injection(flagged[0])}" if flagged else ""))
 
@@ -160,11 +168,7 @@ def heldout() -> None:
     kinds, hits = Counter(r["kind"] for r in rows), Counter(r["kind"] for r, f in zip(rows, flagged, strict=True) if f)
     missed = [f"{k} {kinds[k] - hits[k]}/{kinds[k]}" for k in kinds if hits[k] < kinds[k]]
     print(f"    missed by kind: {', '.join(missed) or 'none'}")
-    for name, path in CLEAN:
-        if not path.is_file():
-            print(f"    {name}: skipped ({path} not found)")
-            continue
-        false, texts = flagged_in(path)
+    for name, false, texts in clean_corpora(CLEAN):
         print(f"{'false flags, ' + name:44} {f'{len(false)}/{len(texts)}':>10}   0/{len(texts)}"
               f"{'':6}0" + (f"  e.g. {detect_injection(false[0])}" if false else ""))
 
