@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from assay.llm import Gateway, LLMResult
+from assay.llm.gateway import Gateway, LLMResult
 from assay.prompts import load_prompt
 
 T = TypeVar("T", bound=BaseModel)

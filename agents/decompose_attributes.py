@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from assay.agents.base import AgentContext, ask
-from assay.llm import LLMResult
-from assay.records import Sample
+from assay.llm.gateway import LLMResult
+from assay.core.records import Sample
 
 MAX_TRIPLETS = 8
 # AIDE asks for three related concepts; a few more help long samples. The schema allows

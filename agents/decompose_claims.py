@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
 from assay.agents.judge import conversation_parts
-from assay.llm import LLMResult
-from assay.records import Sample
+from assay.llm.gateway import LLMResult
+from assay.core.records import Sample
 
 SentenceKind = Literal["fact", "opinion", "instruction", "other"]
 SENTENCE_KINDS: tuple[SentenceKind, ...] = ("fact", "opinion", "instruction", "other")

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
-from assay.llm import LLMResult
-from assay.records import Sample
+from assay.llm.gateway import LLMResult
+from assay.core.records import Sample
 
 MAX_TAG_CHARS = 40
 MAX_TAGS = 10

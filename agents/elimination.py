@@ -19,8 +19,8 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from assay.records import Sample
-from assay.tools.base import KEEP, Assessment, drop
+from assay.core.records import Sample
+from assay.core.assessment import KEEP, Assessment, drop
 
 SORRY_MAX_WORDS = 80  # the paper's bound: a short "sorry" answer means the model could not answer
 # Phrases of the evolving prompts (Evol-Instruct's, AIDE's, and the labels of prompts/synth_*.j2).

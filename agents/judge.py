@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field, create_model, field_validator, model_vali
 from assay.agents.base import AgentContext, ask
 from assay.agents.injection import MAX_HIT_CHARS, detect_injection
 from assay.agents.judge_pairwise import PairwiseResult, PairwiseVerdict, judge_pair
-from assay.config import DEFAULT_CRITERIA, Criterion
-from assay.llm import LLMResult
-from assay.records import Sample
+from assay.core.config import DEFAULT_CRITERIA, Criterion
+from assay.llm.gateway import LLMResult
+from assay.core.records import Sample
 
 __all__ = [
     "DEFAULT_RUBRIC", "ISSUE_TYPES", "Criterion", "Issue", "JudgeVerdict", "PairwiseResult", "PairwiseVerdict",

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
-from assay.concurrency import gather_or_stop
-from assay.llm import LLMResult
+from assay.core.concurrency import gather_or_stop
+from assay.llm.gateway import LLMResult
 
 Winner = Literal["a", "b", "tie"]
 SWAPPED: dict[str, Winner] = {"a": "b", "b": "a", "tie": "tie"}

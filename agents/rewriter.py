@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
 from assay.agents.judge import Issue, PairwiseResult, conversation_parts, judge_pair
-from assay.llm import LLMResult
-from assay.records import Message, Origin, Sample
+from assay.llm.gateway import LLMResult
+from assay.core.records import Message, Origin, Sample
 
 MAX_CHANGES = 8
 CHANGE_HINT_CHARS = 200  # schema-only hint for a constrained decoder, as in the judge

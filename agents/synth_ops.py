@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
-from assay.llm import LLMResult
+from assay.llm.gateway import LLMResult
 
 EvolveOp = Literal["reasoning", "concrete", "constraint"]
 EVOLVE_OPS: tuple[str, ...] = ("reasoning", "concrete", "constraint")

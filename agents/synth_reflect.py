@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from assay.agents.base import AgentContext, ask
 from assay.agents.elimination import eliminate_instruction
 from assay.agents.synth_ops import _Instruction
-from assay.llm import LLMResult
+from assay.llm.gateway import LLMResult
 
 DEFAULT_MIN_RELEVANCE = 6
 

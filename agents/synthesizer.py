@@ -11,7 +11,7 @@ elimination rules throw away failed evolutions before anything more is paid for 
 
 This module plans a parent's hop (`plan_hop`) and runs one candidate through evolve →
 eliminate → reflect → respond → eliminate (`synthesize_candidate`); the orchestration over
-seeds, screening and judging is `assay.expansion`.
+seeds, screening and judging is `assay.pipeline.expansion`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from assay.agents.synth_ops import (
     write_response,
 )
 from assay.agents.synth_reflect import DEFAULT_MIN_RELEVANCE, Relevance, reflect
-from assay.records import FormatName, Message, Origin, Sample
+from assay.core.records import FormatName, Message, Origin, Sample
 
 __all__ = [
     "EVOLVE_OPS", "OPS", "PERSONA_OP", "Candidate", "HopJob", "HopPlan", "Relevance", "RequestPlan", "SynthOptions",

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model, field_validator
 
 from assay.agents.base import AgentContext, ask
-from assay.records import Sample
+from assay.core.records import Sample
 
 Label = Literal["supported", "unsupported", "unverifiable"]
 LABELS: tuple[Label, ...] = ("supported", "unsupported", "unverifiable")

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assay.concurrency import gather_cancelling
+from assay.core.concurrency import gather_cancelling
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 ANSWER = '{"score": 4, "reason": "correct and clear"}'
@@ -65,10 +65,10 @@ async def through_gateway(gateway, calls: int, tag: str) -> tuple[float, int]:  
 
 
 def make_gateway(base_url: str | None, concurrency: int, work: Path, name: str):  # noqa: ANN201
-    from assay.config import Config
-    from assay.gateway_factory import build_gateway
-    from assay.llm_transport import Completion
-    from assay.session import Runtime, Session
+    from assay.core.config import Config
+    from assay.llm.factory import build_gateway
+    from assay.llm.transport import Completion
+    from assay.session.session import Runtime, Session
 
     config = Config.model_validate({"llm": {"api_base": base_url, "concurrency": concurrency}})
     session = Session.open(work / name, Runtime(env={"ASSAY_HOME": str(work / "home")}), config, create=True)

@@ -33,9 +33,9 @@ def main() -> None:
     if not args.data.is_file():
         sys.exit(f"data not found: {args.data} (see ../shared/data/README.md)")
 
-    from assay.config import Config
-    from assay.ingest import read_inputs, store_inputs
-    from assay.session import Runtime, Session
+    from assay.core.config import Config
+    from assay.pipeline.ingest import read_inputs, store_inputs
+    from assay.session.session import Runtime, Session
 
     data = args.data
     if args.limit:
@@ -82,7 +82,7 @@ def main() -> None:
     read = read_inputs([data], skip_invalid=False, max_record_bytes=16_000_000)
 
     # Where the rest goes: the Chroma write of the same vectors into a scratch collection.
-    from assay.store import chroma_client
+    from assay.session.store import chroma_client
 
     vectors = session.store.vectors([s.id for s in read.samples])
     scratch = chroma_client(work / "scratch", None).get_or_create_collection("bench-scratch", embedding_function=None)

@@ -39,8 +39,8 @@ def text(rng: random.Random, n: int) -> str:
 
 def build(directory: Path, n: int, seed: int = 0) -> None:
     """Write the synthetic session."""
-    from assay.config import Config
-    from assay.session import Runtime, Session
+    from assay.core.config import Config
+    from assay.session.session import Runtime, Session
 
     rng = random.Random(seed)
     session = Session.open(directory, Runtime(env={"ASSAY_HOME": str(directory.parent / "home")}), Config(), create=True)
@@ -136,7 +136,7 @@ def time_pages(directory: Path, facts: dict[str, object], repeat: int) -> dict[s
 
     import httpx
 
-    from assay.session import Runtime
+    from assay.session.session import Runtime
     from assay.ui.app import create_app
 
     app = create_app(directory, Runtime(env={}))
@@ -161,8 +161,8 @@ def time_pages(directory: Path, facts: dict[str, object], repeat: int) -> dict[s
 
 
 def time_cli(directory: Path, facts: dict[str, object], repeat: int) -> dict[str, float]:
-    from assay.session import Runtime
-    from assay.trace_command import trace_report
+    from assay.session.session import Runtime
+    from assay.cli.trace import trace_report
 
     cases = {"assay trace (summary)": {}, "assay trace --round 3": {"round": 3},
              "assay trace --reason duplicate_of": {"reason": "duplicate_of"},

@@ -28,10 +28,10 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from assay.concurrency import gather_cancelling
+from assay.core.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.decomposer import SENTENCE_KINDS, extract_claims
-from assay.records import Message, Origin, Sample
+from assay.core.records import Message, Origin, Sample
 from eval_session import open_eval_session
 
 REPO = Path(__file__).resolve().parents[1]

@@ -111,7 +111,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def alpaca_sample(instruction: str, output: str, source: str, input_text: str = ""):
-    from assay.formats import record_to_sample
+    from assay.core.formats import record_to_sample
 
     return record_to_sample({"instruction": instruction, "input": input_text, "output": output}, "alpaca", source=source)
 
@@ -185,8 +185,8 @@ def main() -> None:
     if not (args.data / "decontam" / "gsm8k_test.jsonl").is_file():
         sys.exit(f"reference data not found under {args.data} (see ../shared/data/README.md)")
 
-    from assay.embeddings import Embedder
-    from assay.ingest import read_inputs
+    from assay.session.embeddings import Embedder
+    from assay.pipeline.ingest import read_inputs
     from assay.tools.benchmarks import load_benchmark
     from assay.tools.decontam import Decontaminator
 

@@ -147,7 +147,7 @@ def cached_vectors(texts: list[str], cache: Path) -> np.ndarray:
             known = dict(zip(stored["keys"], stored["vectors"], strict=True))
     missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
     if missing:
-        from assay.embeddings import Embedder
+        from assay.session.embeddings import Embedder
 
         started = time.perf_counter()
         fresh = Embedder().encode(list(missing.values()))
@@ -203,8 +203,8 @@ def main() -> None:
     if not args.data.is_file():
         sys.exit(f"data not found: {args.data} (see ../shared/data/README.md)")
 
-    from assay.formats import record_to_sample
-    from assay.ingest import read_inputs
+    from assay.core.formats import record_to_sample
+    from assay.pipeline.ingest import read_inputs
     from assay.tools.dedup import dedup
 
     __import__("datasketch")  # loaded before the clock starts, so the first MinHash run is not charged for it

@@ -17,7 +17,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from assay.formats import record_to_sample
+from assay.core.formats import record_to_sample
 from assay.tools.heuristics import FILTERS, HeuristicScreen
 
 REPO = Path(__file__).resolve().parents[1]

@@ -37,9 +37,9 @@ from pathlib import Path
 from assay.agents.base import AgentContext
 from assay.agents.injection import detect_injection
 from assay.agents.judge import added_by_detector, judge_sample
-from assay.concurrency import gather_cancelling
-from assay.formats import record_to_sample
-from assay.records import Message, Sample
+from assay.core.concurrency import gather_cancelling
+from assay.core.formats import record_to_sample
+from assay.core.records import Message, Sample
 from eval_session import open_eval_session
 
 REPO = Path(__file__).resolve().parents[1]

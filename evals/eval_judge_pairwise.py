@@ -21,10 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-from assay.concurrency import gather_cancelling
+from assay.core.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.judge import PairwiseResult, judge_pair
-from assay.judge_pairs import Pair, pairwise_credit, read_pairs
+from assay.pipeline.judge_pairs import Pair, pairwise_credit, read_pairs
 from eval_session import open_eval_session
 
 REPO = Path(__file__).resolve().parents[1]

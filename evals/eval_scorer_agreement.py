@@ -55,7 +55,7 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
 def model_key(model: str | None) -> str:
     """Names the model in the cache: a GGUF (the default one too) by file name and size."""
     if model is None or model.endswith(".gguf"):
-        from assay.local_model import find_gguf
+        from assay.llm.local_model import find_gguf
 
         gguf = Path(model) if model else find_gguf()
         return f"{gguf.name}:{gguf.stat().st_size}"
@@ -153,7 +153,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
 
-    from assay.formats import record_to_sample
+    from assay.core.formats import record_to_sample
 
     records = json.loads(pool_file.read_text())[: args.limit]
     samples = [record_to_sample(r, "alpaca", source=f"alpaca_5000:{i}") for i, r in enumerate(records)]

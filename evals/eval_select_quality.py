@@ -56,10 +56,10 @@ def rank_auroc(selected: np.ndarray, labels: np.ndarray) -> float:
 
 
 def score_alpaca(limit: int | None) -> Path:
-    from assay.cli_render import console
-    from assay.config import Config
-    from assay.score_command import run_score
-    from assay.session import Runtime
+    from assay.cli.render import console
+    from assay.core.config import Config
+    from assay.cli.score import run_score
+    from assay.session.session import Runtime
 
     source = DATA / "alpaca_5000.json"
     work = Path(tempfile.mkdtemp(prefix="assay-select-eval-"))
@@ -78,7 +78,7 @@ def cached_embed(folder: Path) -> Any:
     version of the same pool) encodes only texts it has not seen."""
     import hashlib
 
-    from assay.embeddings import Embedder
+    from assay.session.embeddings import Embedder
 
     embedder = Embedder()
     keys_path, vectors_path = folder / "keys.npy", folder / "vectors.npy"
@@ -141,7 +141,7 @@ def main() -> None:
     if not (DATA / "alpagasus_claude_t45.json").is_file():
         sys.exit(f"reference data not found under {DATA} (see ../shared/data/README.md)")
 
-    from assay.select_command import prepare_pool
+    from assay.cli.select import prepare_pool
     from assay.tools.selection import select
     from assay.tools.selection.summary import describe
 

@@ -6,8 +6,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from assay.config import Config, LLMSettings, Models
-from assay.session import Runtime, Session
+from assay.core.config import Config, LLMSettings, Models
+from assay.session.session import Runtime, Session
 
 
 def open_eval_session(args: argparse.Namespace, name: str) -> Session:

@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from assay.concurrency import gather_cancelling
+from assay.core.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.verifier import LABELS, Verification, passages_for, verify_claims
 from eval_session import open_eval_session

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.records import Sample
+from assay.core.records import Sample
 
 
 def nearest_clusters(session: Any, samples: Sequence[Sample]) -> dict[str, int]:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from assay.agents.base import AgentContext
-from assay.config import AgentRole
+from assay.core.config import AgentRole
 
 SelectionMethod = Literal["mig", "deita", "kcenter", "random"]
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from assay.graphs.deps import CurationDeps
 from assay.graphs.state import Plan
-from assay.judgements import latest_judgements
-from assay.proposals import propose, proposals, sample_payload
-from assay.records import Sample, Status
+from assay.session.judgements import latest_judgements
+from assay.session.proposals import propose, proposals, sample_payload
+from assay.core.records import Sample, Status
 
 SEEDS_PER_JOB = 4
 PROGRESS_META = "expand_progress"  # the current round's jobs and those committed, see `_progress`
@@ -51,8 +51,8 @@ def expansion_jobs(session: Any, plan: Plan) -> list[tuple[str, list[Sample], in
 async def run_expansion(deps: CurationDeps, plan: Plan, round: int) -> tuple[dict[str, Any], str | None]:
     """Run the synthesizer for each job of the plan; returns a summary and the budget message."""
     from assay.agents.synthesizer import SynthOptions
-    from assay.expansion import ExpandOptions, ExpansionAgents, expand
-    from assay.expansion_screen import CandidateScreen
+    from assay.pipeline.expansion import ExpandOptions, ExpansionAgents, expand
+    from assay.pipeline.expansion_screen import CandidateScreen
 
     session, options = deps.session, deps.options
     agents = ExpansionAgents(deps.agent("synthesizer", round), deps.agent("decomposer", round), deps.agent("judge", round))

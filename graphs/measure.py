@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay.config import Targets
-from assay.judgements import latest_judgements
+from assay.core.config import Targets
+from assay.session.judgements import latest_judgements
 from assay.graphs.state import TargetStatus
-from assay.records import Sample, Status
+from assay.core.records import Sample, Status
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from assay.graphs.deps import CurationDeps
 from assay.graphs.measure import measure
 from assay.graphs.planner import PlanningInput, made_progress, policy_plan
 from assay.graphs.state import CurationState, Plan, RoundRecord
-from assay.judgements import latest_judgements
-from assay.proposals import propose, proposals, sample_payload
-from assay.records import Status
+from assay.session.judgements import latest_judgements
+from assay.session.proposals import propose, proposals, sample_payload
+from assay.core.records import Status
 
 APPLIED_META = "applied_rounds"  # round -> the repairs it applied, set in apply's own transaction
 REPAIR_META = "repair_progress"  # the current round's repairs done so far, see `_repair_progress`
@@ -122,7 +122,7 @@ def make_repair(deps: CurationDeps):  # noqa: ANN201
     async def repair_node(state: CurationState) -> dict[str, Any]:
         from assay.agents.judge import Issue
         from assay.agents.rewriter import repair
-        from assay.concurrency import run_chunked
+        from assay.core.concurrency import run_chunked
 
         session, plan = deps.session, state.plan
         verdicts = latest_judgements(session.conn, plan.sample_ids)
@@ -207,8 +207,8 @@ def make_apply(deps: CurationDeps):  # noqa: ANN201
 
     async def apply(state: CurationState) -> dict[str, Any]:
         from assay.graphs.clusters import nearest_clusters
-        from assay.judgements import Judgement
-        from assay.judging import record_verdicts
+        from assay.session.judgements import Judgement
+        from assay.pipeline.judging import record_verdicts
 
         session = deps.session
         done = session.meta(APPLIED_META, {})

@@ -10,10 +10,10 @@ from langgraph.types import interrupt
 from assay.graphs.deps import CurationDeps
 from assay.graphs.state import CurationState
 from assay.graphs.nodes_pool import judge_pending
-from assay.judgements import judge_attempts, latest_judgements, unjudged_reason
-from assay.proposals import propose, proposals
-from assay.records import Status
-from assay.trace import Decision
+from assay.session.judgements import judge_attempts, latest_judgements, unjudged_reason
+from assay.session.proposals import propose, proposals
+from assay.core.records import Status
+from assay.trace.log import Decision
 
 SELECTED_META = "selected"
 
@@ -138,7 +138,7 @@ def make_export(deps: CurationDeps):  # noqa: ANN201
     """Write curated.jsonl, rejected.jsonl, lineage.jsonl and report.html into the session folder."""
 
     async def export(state: CurationState) -> dict[str, Any]:
-        from assay.export import export_session
+        from assay.pipeline.export import export_session
 
         session = deps.session
         with session.conn:  # the closing round (finish or a stop) ends with the export

@@ -14,7 +14,7 @@ from typing import Any
 from assay.graphs.deps import CurationDeps
 from assay.graphs.measure import measure
 from assay.graphs.state import CurationState
-from assay.records import Sample, Status
+from assay.core.records import Sample, Status
 
 SCREENED_META = "screened_rounds"
 
@@ -25,7 +25,7 @@ def make_ingest(deps: CurationDeps):  # noqa: ANN201 - a LangGraph node
     async def ingest(state: CurationState) -> dict[str, Any]:
         if deps.session.meta("ingested"):
             return {}
-        from assay.ingest import read_inputs, store_inputs
+        from assay.pipeline.ingest import read_inputs, store_inputs
 
         config = deps.session.config
         read = read_inputs([Path(p) for p in deps.options.inputs], skip_invalid=deps.options.skip_invalid,
@@ -66,8 +66,8 @@ def make_screen(deps: CurationDeps):  # noqa: ANN201
 
 
 def _screen_pool(deps: CurationDeps, samples: list[Sample], mark_done: Callable[[], None]) -> None:
-    from assay.scoring import ScoreOptions, VectorCache, score_pool
-    from assay.screen_session import apply_screen
+    from assay.pipeline.scoring import ScoreOptions, VectorCache, score_pool
+    from assay.pipeline.screen_session import apply_screen
 
     session, options = deps.session, deps.options
     store = session.store
@@ -87,9 +87,9 @@ def _screen_additions(deps: CurationDeps, fresh: list[Sample], round: int, mark_
     if not fresh:
         mark_done()
         return
-    from assay.expansion_screen import CandidateScreen
+    from assay.pipeline.expansion_screen import CandidateScreen
     from assay.graphs.clusters import nearest_clusters
-    from assay.trace import Decision
+    from assay.trace.log import Decision
 
     session = deps.session
     fresh_ids = {s.id for s in fresh}
@@ -127,8 +127,8 @@ def make_judge(deps: CurationDeps):  # noqa: ANN201
 async def judge_pending(deps: CurationDeps, round: int) -> Any:
     """Judge the active samples with no verdict yet and attempts left (a failure of an earlier
     pass is tried again here); returns the pass's report, or None when there was nothing to do."""
-    from assay.judgements import judge_attempts, to_judge
-    from assay.judging import JudgePoolReport, judge_by_llm, judge_pool
+    from assay.session.judgements import judge_attempts, to_judge
+    from assay.pipeline.judging import JudgePoolReport, judge_by_llm, judge_pool
 
     session = deps.session
     pending = to_judge(session.conn, session.samples.iter(status=Status.ACTIVE), session.config.judge.max_attempts)

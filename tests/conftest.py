@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.config import Config
-from assay.session import Runtime, Session
+from assay.core.config import Config
+from assay.session.session import Runtime, Session
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

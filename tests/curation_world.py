@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.llm_transport import Completion, CompletionRequest
+from assay.llm.transport import Completion, CompletionRequest
 
 DATA = re.compile(r'<data name="([^"]+)">\n(.*?)\n</data>', re.DOTALL)
 NOUNS = ["river", "engine", "garden", "ledger", "signal", "market", "glacier", "recipe", "circuit", "harbor",

@@ -14,12 +14,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from assay.config import Config
-from assay.judgements import Judgement, record_judgements
-from assay.proposals import decide, propose, sample_payload
-from assay.records import Message, Origin, Sample, Status
-from assay.session import Runtime, Session
-from assay.trace import CallRecord
+from assay.core.config import Config
+from assay.session.judgements import Judgement, record_judgements
+from assay.session.proposals import decide, propose, sample_payload
+from assay.core.records import Message, Origin, Sample, Status
+from assay.session.session import Runtime, Session
+from assay.trace.log import CallRecord
 
 SEEDS = [
     ("Give three tips for staying healthy.", ("1. Eat a balanced diet with plenty of vegetables.\n2. Exercise for at "

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.errors import InputError
-from assay.ingest import read_inputs
+from assay.core.errors import InputError
+from assay.pipeline.ingest import read_inputs
 
 GOOD = '{"instruction": "Add 1 and 1.", "input": "", "output": "2"}'
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from assay.config import Config
-from assay.records import Message, Sample, Status
-from assay.session import Session
+from assay.core.config import Config
+from assay.core.records import Message, Sample, Status
+from assay.session.session import Session
 from tests.conftest import fixed_runtime
 
 

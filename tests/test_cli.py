@@ -32,7 +32,7 @@ def ingested(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_help_imports_no_heavy_library() -> None:
-    probe = "import sys; from assay.cli import app; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    probe = "import sys; from assay.cli.app import app; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
     help_text = subprocess.run([sys.executable, "-m", "assay", "--help"], capture_output=True, text=True, check=True).stdout
@@ -96,8 +96,8 @@ def test_models_check_dry_run_is_traced(tmp_path: Path) -> None:
 
 def run_main(monkeypatch: pytest.MonkeyPatch, *argv: str) -> tuple[int, list[dict]]:
     """`assay ARGV` in this process, its run loop replaced by a recorder: (exit code, start_run calls)."""
-    from assay import run_command
-    from assay.cli import main
+    from assay.cli import run as run_command
+    from assay.cli.app import main
 
     calls: list[dict] = []
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.config import load_config
-from assay.errors import ConfigError
+from assay.core.config import load_config
+from assay.core.errors import ConfigError
 
 RECIPE = """
 [targets]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from assay.records import Message, Sample
+from assay.core.records import Message, Sample
 from assay.tools import coverage
 from assay.tools.coverage import (
     ClusterTagger, cluster_pool, cluster_report, default_cluster_count, distribution_entropy, novelty,
@@ -181,8 +181,8 @@ def test_topic_coverage_counts_and_best_matches(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_topic_coverage_with_the_real_embedder_on_example_texts() -> None:
-    from assay.embeddings import Embedder
-    from assay.ingest import read_inputs
+    from assay.session.embeddings import Embedder
+    from assay.pipeline.ingest import read_inputs
 
     pool = read_inputs([EXAMPLES / "pool.jsonl"], skip_invalid=False, max_record_bytes=16_000_000).samples
     wanted = ("SQL", "query", "Python", "recipe", "cook", "bake")

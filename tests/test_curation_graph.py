@@ -10,14 +10,14 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from assay.budget import BudgetLedger
-from assay.config import Budget, Config, Targets
+from assay.llm.budget import BudgetLedger
+from assay.core.config import Budget, Config, Targets
 from assay.graphs.curation import build_curation_graph, route_plan
 from assay.graphs.deps import CurationDeps, RunOptions
 from assay.graphs.state import CurationState, Plan, checkpoint_serializer
-from assay.proposals import decide, proposals
-from assay.records import Status
-from assay.session import Session
+from assay.session.proposals import decide, proposals
+from assay.core.records import Status
+from assay.session.session import Session
 from assay.testing.scripted import ScriptedTransport, scripted_gateway
 from tests.curation_world import CurationWorld
 

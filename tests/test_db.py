@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.db import connect, migrations
+from assay.session.db import connect, migrations
 
 
 def test_fresh_db_gets_every_migration_once(tmp_path: Path) -> None:

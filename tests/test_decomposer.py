@@ -18,11 +18,11 @@ from assay.agents.decomposer import (
     normalise_tag,
     tag_sample,
 )
-from assay.llm_transport import CompletionRequest
+from assay.llm.transport import CompletionRequest
 from assay.prompts import load_prompt
-from assay.records import Message, Sample
-from assay.session import Session
-from assay.tagging import tag_samples
+from assay.core.records import Message, Sample
+from assay.session.session import Session
+from assay.pipeline.tagging import tag_samples
 from assay.testing.scripted import scripted_context
 
 SAMPLE = Sample.create([Message(role="user", content="Who was Ada Lovelace?"),

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assay.errors import InputError
-from assay.ingest import read_inputs
-from assay.records import Message, Sample
+from assay.core.errors import InputError
+from assay.pipeline.ingest import read_inputs
+from assay.core.records import Message, Sample
 from assay.tools.benchmarks import Benchmark, BenchmarkItem, benchmark_name, load_benchmark
 from assay.tools.decontam import Decontaminator, word_tokens
 from tests.conftest import EXAMPLES
@@ -242,7 +242,7 @@ def test_ngrams_find_the_overlapping_plantings_and_nothing_else() -> None:
 
 @pytest.mark.slow
 def test_all_six_plantings_are_flagged_with_embeddings_and_nothing_else() -> None:
-    from assay.embeddings import Embedder
+    from assay.session.embeddings import Embedder
 
     pool, planted = example_pool()
     assert len(planted) == 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assay.records import Message, Sample
+from assay.core.records import Message, Sample
 from assay.tools.dedup import (
     Dedup,
     DuplicatePair,
@@ -137,7 +137,7 @@ def test_semantic_with_given_vectors_drops_the_paraphrase() -> None:
 
 
 def test_semantic_with_real_minilm_embeddings_catches_a_paraphrase() -> None:
-    from assay.embeddings import Embedder
+    from assay.session.embeddings import Embedder
 
     batch = [
         sample("How do I reverse a list in Python?",
@@ -164,7 +164,7 @@ class VectorsByText:
 
 
 def test_semantic_through_the_store_index_agrees_with_the_matrix(session, tmp_path) -> None:
-    from assay.store import Store, chroma_client
+    from assay.session.store import Store, chroma_client
 
     rng = np.random.default_rng(1)
     base = unit(rng.normal(size=(8, 32)))

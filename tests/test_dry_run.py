@@ -7,9 +7,9 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from assay.dry_run import DryRunTransport
-from assay.llm import parse_structured
-from assay.llm_transport import CompletionRequest
+from assay.llm.dry_run import DryRunTransport
+from assay.llm.gateway import parse_structured
+from assay.llm.transport import CompletionRequest
 
 
 class Issue(BaseModel):

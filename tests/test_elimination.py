@@ -14,7 +14,7 @@ from assay.agents.elimination import (
     only_punctuation_and_stop_words,
     struggling_response,
 )
-from assay.records import Message, Sample
+from assay.core.records import Message, Sample
 
 PARENT = "Write a SQL query that lists customers."
 

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assay.formats import sample_to_record
-from assay.readers import FileShape, Invalid, Read, read_samples
-from assay.records import Message, Sample, content_id
-from assay.writers import write_samples
+from assay.core.formats import sample_to_record
+from assay.core.readers import FileShape, Invalid, Read, read_samples
+from assay.core.records import Message, Sample, content_id
+from assay.core.writers import write_samples
 
 ALPACA = [
     {"instruction": "Add 2 and 3.", "input": "", "output": "5", "category": "math"},
@@ -60,7 +60,7 @@ def test_round_trip_keeps_records_and_extra_fields(tmp_path: Path, rows: list[di
 
 
 def test_alpaca_input_joins_the_user_turn() -> None:
-    from assay.formats import record_to_sample
+    from assay.core.formats import record_to_sample
 
     sample = record_to_sample(ALPACA[1], "alpaca", "x:2")
     assert [m.role for m in sample.messages] == ["user", "assistant"]
@@ -92,7 +92,7 @@ def test_openai_text_parts_are_joined(tmp_path: Path) -> None:
 
 
 def test_writes_are_atomic(tmp_path: Path) -> None:
-    from assay.writers import write_jsonl as write_rows
+    from assay.core.writers import write_jsonl as write_rows
 
     out = tmp_path / "out.jsonl"
     out.write_text("previous\n")

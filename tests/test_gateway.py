@@ -8,14 +8,14 @@ import json
 import pytest
 from pydantic import BaseModel, Field
 
-from assay.budget import BudgetLedger
-from assay.errors import BudgetExhausted
-from assay.llm import Gateway, GatewaySettings, parse_structured
-from assay.llm_cache import ResponseCache
-from assay.llm_transport import FatalError, TransientError
-from assay.session import Session
+from assay.llm.budget import BudgetLedger
+from assay.core.errors import BudgetExhausted
+from assay.llm.gateway import Gateway, GatewaySettings, parse_structured
+from assay.llm.cache import ResponseCache
+from assay.llm.transport import FatalError, TransientError
+from assay.session.session import Session
 from assay.testing.scripted import RecordedSleeps, ScriptedTransport, scripted_gateway
-from assay.trace import REDACTED
+from assay.trace.log import REDACTED
 
 GOOD = '{"score": 4, "reason": "correct and clear"}'
 MESSAGES = [{"role": "user", "content": "Rate: What is 2+2? -> 4"}]
@@ -171,7 +171,7 @@ async def test_concurrency_is_bounded(session: Session) -> None:
 async def test_api_keys_never_reach_the_trace(tmp_path, runtime) -> None:
     from dataclasses import replace
 
-    from assay.config import Config
+    from assay.core.config import Config
 
     secret = "sk-live-0123456789abcdef"
     session = Session.open(tmp_path / "s", replace(runtime, env={**runtime.env, "OPENAI_API_KEY": secret}), Config(), create=True)

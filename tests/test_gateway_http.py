@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 from pydantic import BaseModel, Field
 
-from assay.config import Config
-from assay.errors import BudgetExhausted
-from assay.gateway_factory import build_gateway
-from assay.llm import GatewaySettings
-from assay.session import Session
+from assay.core.config import Config
+from assay.core.errors import BudgetExhausted
+from assay.llm.factory import build_gateway
+from assay.llm.gateway import GatewaySettings
+from assay.session.session import Session
 from assay.testing.scripted import RecordedSleeps
 from assay.testing.openai_server import OpenAIWireServer, Reply
 
@@ -114,9 +114,9 @@ async def test_api_key_is_sent_but_never_stored(tmp_path, runtime, server: OpenA
 
 async def test_usd_budget_over_http_needs_a_price_and_charges_it(session: Session, server: OpenAIWireServer) -> None:
     """Issue 11 #3: litellm cannot price this self-hosted model, so a USD budget is refused unless priced."""
-    from assay.errors import ConfigError
-    from assay.llm_pricing import Price
-    from assay.llm_transport import LiteLLMTransport
+    from assay.core.errors import ConfigError
+    from assay.llm.pricing import Price
+    from assay.llm.transport import LiteLLMTransport
 
     unpriced = {"models": {"default": "openai/fake-model"}, "budget": {"max_usd": 0.02},
                 "llm": {"api_base": server.base_url, "max_attempts": 1}}

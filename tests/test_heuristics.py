@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from assay.formats import record_to_sample
-from assay.records import Message, Sample
+from assay.core.formats import record_to_sample
+from assay.core.records import Message, Sample
 from assay.tools.heuristics import (
     FILTERS,
     HeuristicConfig,

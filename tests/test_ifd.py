@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from assay.formats import record_to_sample
-from assay.records import Message, Sample
+from assay.core.formats import record_to_sample
+from assay.core.records import Message, Sample
 from assay.tools.ifd import CausalLMScorer, IFDScorer, LossResult, fit_to_length, mean_answer_losses
 
 torch = pytest.importorskip("torch")

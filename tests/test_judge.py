@@ -9,11 +9,11 @@ import pytest
 
 from assay.agents.injection import detect_injection
 from assay.agents.judge import DEFAULT_RUBRIC, added_by_detector, Criterion, JudgeVerdict, judge_pair, judge_sample, verdict_type
-from assay.config import load_config
-from assay.errors import ConfigError
-from assay.llm_transport import CompletionRequest, FatalError
-from assay.records import Message, Sample
-from assay.session import Session
+from assay.core.config import load_config
+from assay.core.errors import ConfigError
+from assay.llm.transport import CompletionRequest, FatalError
+from assay.core.records import Message, Sample
+from assay.session.session import Session
 from assay.testing.scripted import scripted_context
 from tests.conftest import EXAMPLES
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from rich.progress import Progress
 
-from assay.config import load_config
-from assay.judge_command import VerifyOptions, run_judge
-from assay.judge_pairs import read_pairs
-from assay.errors import AssayError, InputError
+from assay.core.config import load_config
+from assay.cli.judge import VerifyOptions, run_judge
+from assay.pipeline.judge_pairs import read_pairs
+from assay.core.errors import AssayError, InputError
 from assay.testing.scripted import ScriptedTransport
 from tests.conftest import EXAMPLES, fixed_runtime
 from tests.test_cli import assay
@@ -183,7 +183,7 @@ def test_reference_problems_are_named_before_any_work(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_verify_against_a_chroma_reference_collection(tmp_path: Path) -> None:
-    from assay.embeddings import Embedder
+    from assay.session.embeddings import Embedder
 
     import chromadb
     from chromadb.config import Settings

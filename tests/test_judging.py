@@ -9,14 +9,14 @@ import zlib
 import numpy as np
 import pytest
 
-from assay.config import Config
+from assay.core.config import Config
 from assay.graphs.deps import CurationDeps, RunOptions
-from assay.judgements import latest_judgements
-from assay.judging import judge_pool, sample_per_cluster
-from assay.llm_transport import CompletionRequest
-from assay.quality_model import Predictions, QualityModel, QualityModelSettings, build_features, route
-from assay.records import Message, Sample
-from assay.session import Session
+from assay.session.judgements import latest_judgements
+from assay.pipeline.judging import judge_pool, sample_per_cluster
+from assay.llm.transport import CompletionRequest
+from assay.pipeline.quality_model import Predictions, QualityModel, QualityModelSettings, build_features, route
+from assay.core.records import Message, Sample
+from assay.session.session import Session
 from assay.testing.scripted import scripted_context
 from tests.conftest import fixed_runtime
 

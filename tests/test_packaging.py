@@ -12,7 +12,7 @@ BARE_IMPORT = re.compile(rf"^\s*(from|import)\s+({'|'.join(MAPPED)})(\.|\s)", re
 
 
 def test_no_module_imports_a_mapped_folder_by_its_bare_name() -> None:
-    """`tools.base` works only when the repo root is on sys.path (as under pytest); installed, it is `assay.tools.base`."""
+    """`tools.base` works only when the repo root is on sys.path (as under pytest); installed, it is `assay.core.assessment`."""
     offenders = []
     for folder in ("assay", *MAPPED, "evals"):
         for path in sorted((REPO / folder).rglob("*.py")):

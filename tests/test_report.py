@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assay.judgements import Judgement, record_judgements
-from assay.records import Message, Origin, Sample, Status
-from assay.report import collect, write_report
-from assay.report_charts import bin_counts
-from assay.session import Session
+from assay.session.judgements import Judgement, record_judgements
+from assay.core.records import Message, Origin, Sample, Status
+from assay.report.data import collect, write_report
+from assay.report.charts import bin_counts
+from assay.session.session import Session
 from assay.graphs.state import CurationState, RoundRecord, TargetStatus
-from assay.trace import CallRecord
+from assay.trace.log import CallRecord
 
 EVIL = "<script>alert('x')</script>"
 VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "wbr", "source", "track", "embed", "param"}
@@ -50,7 +50,7 @@ def call(agent: str, round: int | None, outcome: str, cost: float, tokens: tuple
 @pytest.fixture(scope="module")
 def minilm() -> np.ndarray:
     """Real all-MiniLM-L6-v2 vectors of SEEDS + [REWRITE], encoded once for the module (the model load is the cost)."""
-    from assay.embeddings import Embedder
+    from assay.session.embeddings import Embedder
 
     return Embedder().encode([s.text() for s in [*SEEDS, REWRITE]])
 
@@ -241,7 +241,7 @@ def test_one_sample_maps_to_one_point(session: Session, tmp_path: Path) -> None:
 
 def test_a_large_pool_is_subsampled_deterministically(session: Session, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("assay.report.MAP_LIMIT", 40)
+    monkeypatch.setattr("assay.report.data.MAP_LIMIT", 40)
     pool = [sample(f"question {i}", f"answer {i}") for i in range(70)]
     upsert_vectors(session, pool, np.random.default_rng(0).normal(size=(len(pool), 16)).astype(np.float32))
     session.store.set_status([s.id for s in pool[:20]], Status.DROPPED, "duplicate_of:x")
@@ -253,7 +253,7 @@ def test_a_large_pool_is_subsampled_deterministically(session: Session, tmp_path
 
 
 def test_drop_families_past_the_top_few_share_one_row(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("assay.report.DROP_FAMILIES", 1)
+    monkeypatch.setattr("assay.report.data.DROP_FAMILIES", 1)
     reasons = ["duplicate_of:a", "duplicate_of:b", "truncated", "refusal"]
     session.samples.insert([sample(f"q{i}", "a", status=Status.DROPPED, reason=r) for i, r in enumerate(reasons)])
     drops = collect(session, CurationState()).drops

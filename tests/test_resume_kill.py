@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.llm_transport import CompletionRequest
+from assay.llm.transport import CompletionRequest
 from assay.testing.openai_server import OpenAIWireServer, Reply
 from tests.curation_world import CurationWorld
 from tests.test_curation_graph import write_pool

@@ -9,10 +9,10 @@ import pytest
 
 from assay.agents.judge import Issue
 from assay.agents.rewriter import Rewrite, apply_rewrite, repair, rewrite_sample
-from assay.llm_transport import CompletionRequest
+from assay.llm.transport import CompletionRequest
 from assay.prompts import load_prompt
-from assay.records import Message, Origin, Sample
-from assay.session import Session
+from assay.core.records import Message, Origin, Sample
+from assay.session.session import Session
 from assay.testing.scripted import scripted_context
 
 SAMPLE = Sample.create([Message(role="user", content="What is 2+2?"),

@@ -6,11 +6,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from assay.formats import record_to_sample
-from assay.readers import FileShape, read_samples
-from assay.records import Sample
-from assay.scored_output import summary, write_scored
-from assay.tools.base import Assessment, drop
+from assay.core.formats import record_to_sample
+from assay.core.readers import FileShape, read_samples
+from assay.core.records import Sample
+from assay.pipeline.scored_output import summary, write_scored
+from assay.core.assessment import Assessment, drop
 from assay.tools.screen import Stage, run_stages
 
 RECORDS = [

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assay.errors import AssayError
-from assay.select_command import SelectOptions, parse_quotas, run_select
+from assay.core.errors import AssayError
+from assay.cli.select import SelectOptions, parse_quotas, run_select
 from tests.test_cli import assay
 
 TOPICS = ["math", "arithmetic", "poetry", "history", "cooking"]

@@ -21,7 +21,7 @@ from soak_provider import FaultyProvider, fault_for  # noqa: E402
 from soak_run import accounting, multiset_diff  # noqa: E402
 from soak_secrets import check_counter, count_in, planted_key  # noqa: E402
 
-from assay.llm import SCHEMA_INSTRUCTION  # noqa: E402
+from assay.llm.gateway import SCHEMA_INSTRUCTION  # noqa: E402
 
 
 class Verdict(BaseModel):

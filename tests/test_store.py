@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assay.records import Message, Sample, Status
-from assay.session import Session
-from assay.store import STALE_META, reconcile
+from assay.core.records import Message, Sample, Status
+from assay.session.session import Session
+from assay.session.store import STALE_META, reconcile
 
 
 def sample(question: str, answer: str) -> Sample:
@@ -24,7 +24,7 @@ POOL = [
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory) -> Session:
     from tests.conftest import fixed_runtime
-    from assay.config import Config
+    from assay.core.config import Config
 
     directory = tmp_path_factory.mktemp("store") / "s"
     opened = Session.open(directory, fixed_runtime({"ASSAY_HOME": str(directory.parent / "home")}), Config(), create=True)
@@ -78,7 +78,7 @@ def chroma_view(session: Session) -> dict[str, tuple[str, str | None]]:
 
 def test_chroma_is_rebuilt_from_sqlite_when_the_session_opens(tmp_path) -> None:
     from tests.conftest import fixed_runtime
-    from assay.config import Config
+    from assay.core.config import Config
 
     runtime = fixed_runtime({"ASSAY_HOME": str(tmp_path / "home")})
     opened = Session.open(tmp_path / "s", runtime, Config(), create=True)

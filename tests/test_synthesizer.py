@@ -9,10 +9,10 @@ import pytest
 from assay.agents.synth_ops import RequestPlan, evolve_instruction, plan_request
 from assay.agents.synth_reflect import reflect
 from assay.agents.synthesizer import HopJob, SynthOptions, choose_attributes, plan_hop, synthesize_candidate
-from assay.llm_transport import CompletionRequest
+from assay.llm.transport import CompletionRequest
 from assay.prompts import load_prompt
-from assay.records import Message, Sample
-from assay.session import Session
+from assay.core.records import Message, Sample
+from assay.session.session import Session
 from assay.testing.scripted import scripted_context
 
 SEED = Sample.create([Message(role="user", content="Why does my WHERE clause return no rows?"),

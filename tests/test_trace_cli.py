@@ -10,11 +10,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from assay.cli import app
-from assay.db import connect, migrations
-from assay.errors import AssayError
-from assay.trace_command import trace_report, trace_views
-from assay.trace_view import sample_history
+from assay.cli.app import app
+from assay.session.db import connect, migrations
+from assay.core.errors import AssayError
+from assay.cli.trace import trace_report, trace_views
+from assay.trace.view import sample_history
 from tests.conftest import fixed_runtime
 from tests.session_factory import BuiltSession, build_session
 

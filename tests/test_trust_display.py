@@ -17,12 +17,12 @@ import pytest
 from rich.console import Console
 from starlette.testclient import TestClient
 
-from assay.config import Config
-from assay.judgements import Judgement, record_judgements
-from assay.records import Message, Origin, Sample, Status
-from assay.run_display import RunDisplay, outcome_view
-from assay.session import Session
-from assay.trace import CallRecord
+from assay.core.config import Config
+from assay.session.judgements import Judgement, record_judgements
+from assay.core.records import Message, Origin, Sample, Status
+from assay.cli.run_display import RunDisplay, outcome_view
+from assay.session.session import Session
+from assay.trace.log import CallRecord
 from tests.conftest import fixed_runtime
 
 HOSTILE = ("[/INST] [bold]loud[/bold] [/] <script>alert(1)</script> \x1b[31mred\x1b[0m \x1b]0;title\x07 "
@@ -53,7 +53,7 @@ def assert_shown_as_text(out: str, *, literal: tuple[str, ...] = LITERAL) -> Non
 
 def test_run_display_shows_model_text_as_text() -> None:
     console = terminal()
-    from assay.cli_render import progress_bar
+    from assay.cli.render import progress_bar
 
     display = RunDisplay(console, progress_bar())
     display("plan", {"round": 1, "action": "repair", "rationale": HOSTILE})
@@ -72,8 +72,8 @@ def test_run_display_shows_model_text_as_text() -> None:
 
 
 def test_judge_score_ingest_and_model_check_views_show_text() -> None:
-    from assay.cli_render import ingest_table, model_check_view, score_view
-    from assay.judge_view import judge_view
+    from assay.cli.render import ingest_table, model_check_view, score_view
+    from assay.cli.judge_view import judge_view
 
     report = {"mode": "pointwise", "dry_run": False, "judged": 1, "total": 2, "failed": 1, "errors": {HOSTILE: 1},
               "not_reached": 1, "stopped": HOSTILE, "mean_overall": 3.0, "histogram": {3: 1},
@@ -99,8 +99,8 @@ def test_judge_score_ingest_and_model_check_views_show_text() -> None:
 
 
 def test_review_and_expand_tables_show_text() -> None:
-    from assay.expand_command import expand_view
-    from assay.review_command import pending_table
+    from assay.cli.expand import expand_view
+    from assay.cli.review import pending_table
 
     item = SimpleNamespace(id=1, round=1, kind=HOSTILE, sample_id=HOSTILE, parent_id=None, summary=HOSTILE)
     assert_shown_as_text(drawn(pending_table([item])))  # type: ignore[list-item]
@@ -143,7 +143,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, o
         session.trace.event("plan", HOSTILE, {"rationale": HOSTILE}, round=1)
         from graphs.state import CurationState
 
-        from assay.report import write_report
+        from assay.report.data import write_report
 
         report = write_report(session, CurationState(stop_message=HOSTILE), directory / "report.html")
         return directory, {"seed": seed.id, "call": call, "report": report}
@@ -152,7 +152,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, o
 
 
 def test_trace_views_show_text(hostile: tuple[Path, dict[str, object]]) -> None:
-    from assay.trace_command import trace_report, trace_views
+    from assay.cli.trace import trace_report, trace_views
 
     directory, ids = hostile
     for options in ({}, {"sample": ids["seed"]}, {"round": 1}, {"reason": "judge_failed"}, {"grep": "INST"}):

@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 
 from assay.agents.rewriter import Rewrite, apply_rewrite
-from assay.export import export_session
+from assay.pipeline.export import export_session
 from assay.graphs.state import CurationState
-from assay.ingest import read_inputs, store_inputs
-from assay.proposals import decide, proposals, propose, sample_payload
-from assay.records import Status
+from assay.pipeline.ingest import read_inputs, store_inputs
+from assay.session.proposals import decide, proposals, propose, sample_payload
+from assay.core.records import Status
 
 ALPACA = [
     {"id": "a-0", "source": "wiki", "instruction": "Capital of France?", "input": "", "output": "Lyon", "category": "geo"},

@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assay.formats import sample_to_record
-from assay.readers import FileShape, Read, read_samples
-from assay.records import Message, Origin, Sample
-from assay.writers import write_samples
+from assay.core.formats import sample_to_record
+from assay.core.readers import FileShape, Read, read_samples
+from assay.core.records import Message, Origin, Sample
+from assay.core.writers import write_samples
 
 S, U, A = "system", "user", "assistant"
 CONVERSATIONS = {  # name: turns; the record formats below are written by hand, not by assay
@@ -107,7 +107,7 @@ def test_a_conversation_alpaca_cannot_hold_is_refused_by_name(tmp_path: Path, so
     for target in [s for s in SHAPES if s.format != "alpaca"]:  # the chat formats hold it
         write_samples(tmp_path / f"ok.{target.container}", [sample], target)
         assert [turns_of(s) for s in read_back(tmp_path / f"ok.{target.container}")] == [IRREGULAR[name]]
-    from assay.formats import ConversionError
+    from assay.core.formats import ConversionError
 
     out = tmp_path / "out.jsonl"
     with pytest.raises(ConversionError, match=f"sample {sample.id} \\(in.{source.container}.*without losing turns"):
@@ -132,8 +132,8 @@ def test_each_sample_defaults_to_its_own_format() -> None:
 
 
 def test_alpaca_history_errors_name_the_field(tmp_path: Path) -> None:
-    from assay.errors import InputError
-    from assay.ingest import read_inputs
+    from assay.core.errors import InputError
+    from assay.pipeline.ingest import read_inputs
 
     path = tmp_path / "pool.jsonl"
     path.write_text(json.dumps({"instruction": "q", "output": "a", "history": [["q0", 5]]}) + "\n")
@@ -144,7 +144,7 @@ def test_alpaca_history_errors_name_the_field(tmp_path: Path) -> None:
 
 def test_a_rewrite_keeps_its_parents_fields_and_unchanged_input_split() -> None:
     from assay.agents.rewriter import Rewrite, apply_rewrite
-    from assay.formats import record_to_sample
+    from assay.core.formats import record_to_sample
 
     parent = record_to_sample({"id": 7, "instruction": "Translate.", "input": "cat", "output": "chien", "src": "x"},
                               "alpaca", "p.jsonl:1")

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from assay.config import Targets
+from assay.core.config import Targets
 from assay.graphs.curation import build_curation_graph
 from assay.graphs.deps import CurationDeps, RunOptions
 from assay.graphs.state import CurationState, checkpoint_serializer
-from assay.llm_transport import FatalError
-from assay.proposals import proposals
-from assay.records import Status
-from assay.session import Session
-from assay.store import Store
+from assay.llm.transport import FatalError
+from assay.session.proposals import proposals
+from assay.core.records import Status
+from assay.session.session import Session
+from assay.session.store import Store
 from tests.curation_world import CurationWorld, _words
 from tests.test_curation_graph import open_session, write_pool
 
@@ -122,7 +122,7 @@ async def test_a_kill_inside_apply_never_leaves_an_original_beside_its_rewrite(t
 def test_nested_blocks_are_one_transaction_and_chroma_writes_wait_for_its_commit(tmp_path) -> None:
     import sqlite3
 
-    from assay.db import connect
+    from assay.session.db import connect
 
     conn = connect(tmp_path / "s.db")
     other = sqlite3.connect(tmp_path / "s.db")  # another process's view
@@ -178,10 +178,10 @@ def expand_items(session: Session) -> list[tuple[int | None, str | None, str | N
 
 
 async def test_a_kill_between_two_expansion_jobs_reruns_only_the_unfinished_ones(tmp_path, runtime) -> None:
-    import assay.expansion
+    import assay.pipeline.expansion
 
     targets = Targets(size=25, quality_floor=3.0, coverage=1.0)
-    real = assay.expansion.expand
+    real = assay.pipeline.expansion.expand
     runs: dict[str, tuple[Session, FlakyWorld]] = {}
     for name in ("clean", "killed"):
         (tmp_path / name).mkdir()
@@ -207,7 +207,7 @@ async def test_a_kill_between_two_expansion_jobs_reruns_only_the_unfinished_ones
             return await real(agents, *args, **kwargs)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(assay.expansion, "expand", job)
+            patch.setattr(assay.pipeline.expansion, "expand", job)
             if name == "killed":
                 with pytest.raises(Killed):
                     await drive(session, options, saver, first=True)

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay.config import Budget, Config, JudgeSettings, Targets
+from assay.core.config import Budget, Config, JudgeSettings, Targets
 from assay.graphs.deps import RunOptions
-from assay.judgements import judge_attempts, latest_judgements
-from assay.llm_transport import Completion, CompletionRequest, TransientError
-from assay.records import Status
-from assay.session import Session
+from assay.session.judgements import judge_attempts, latest_judgements
+from assay.llm.transport import Completion, CompletionRequest, TransientError
+from assay.core.records import Status
+from assay.session.session import Session
 from assay.testing.scripted import ScriptedTransport, scripted_gateway
 from tests.curation_world import CurationWorld, blocks
 from tests.test_curation_graph import run_graph, write_pool

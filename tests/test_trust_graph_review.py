@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-import assay.review_command as review_command
-from assay.errors import AssayError
-from assay.proposals import propose, proposals
-from assay.review_command import review
-from assay.session import Session
+import assay.cli.review as review_command
+from assay.core.errors import AssayError
+from assay.session.proposals import propose, proposals
+from assay.cli.review import review
+from assay.session.session import Session
 
 
 def two_pending(session: Session) -> list[int]:

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
-from assay.budget import BudgetLedger
-from assay.concurrency import run_chunked
-from assay.errors import BudgetExhausted, ConfigError
-from assay.llm import Gateway
-from assay.llm_pricing import Price
-from assay.session import Session
+from assay.llm.budget import BudgetLedger
+from assay.core.concurrency import run_chunked
+from assay.core.errors import BudgetExhausted, ConfigError
+from assay.llm.gateway import Gateway
+from assay.llm.pricing import Price
+from assay.session.session import Session
 from assay.testing.scripted import ScriptedTransport, scripted_gateway
 
 GOOD = '{"score": 4, "reason": "fine"}'
@@ -95,8 +95,8 @@ async def test_a_usd_budget_on_an_unpriced_model_is_refused_before_any_call(sess
 
 
 def test_build_gateway_refuses_an_unpriced_model_in_the_recipe(session: Session) -> None:
-    from assay.config import Config
-    from assay.gateway_factory import build_gateway
+    from assay.core.config import Config
+    from assay.llm.factory import build_gateway
 
     config = Config.model_validate({"models": {"judge": "openai/no-such-model-xyz"}, "budget": {"max_usd": 1},
                                     "llm": {"api_base": "http://127.0.0.1:9"}})
@@ -139,9 +139,9 @@ async def test_a_cancelled_call_keeps_its_estimated_cost(session: Session) -> No
 KILLED_RUN = textwrap.dedent("""
     import asyncio, sys, time
     from pathlib import Path
-    from assay.config import Config
-    from assay.llm_pricing import Price
-    from assay.session import Session
+    from assay.core.config import Config
+    from assay.llm.pricing import Price
+    from assay.session.session import Session
     from tests.conftest import fixed_runtime
     from assay.testing.scripted import ScriptedTransport, scripted_gateway
     from tests.test_trust_llm_budget import GOOD, CENT_A_CALL, ask
@@ -175,7 +175,7 @@ def test_a_resumed_budget_counts_calls_in_flight_at_a_kill_with_the_cache_on(tmp
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
 
-    from assay.config import Config
+    from assay.core.config import Config
     from tests.conftest import fixed_runtime
 
     session = Session.open(folder, fixed_runtime({"ASSAY_HOME": str(tmp_path / "home")}), Config(), create=False)
@@ -233,8 +233,8 @@ def test_assay_judge_refuses_an_unpriced_usd_budget_before_the_session_exists(tm
 
     from rich.progress import Progress
 
-    from assay.config import load_config
-    from assay.judge_command import run_judge
+    from assay.core.config import load_config
+    from assay.cli.judge import run_judge
     from tests.conftest import fixed_runtime
 
     data = tmp_path / "in.jsonl"

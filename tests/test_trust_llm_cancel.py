@@ -11,11 +11,11 @@ import asyncio
 import pytest
 
 from assay.agents.base import AgentContext
-from assay.concurrency import gather_cancelling, run_chunked
-from assay.errors import BudgetExhausted
-from assay.llm_transport import Completion, CompletionRequest
-from assay.records import Message, Sample
-from assay.session import Session
+from assay.core.concurrency import gather_cancelling, run_chunked
+from assay.core.errors import BudgetExhausted
+from assay.llm.transport import Completion, CompletionRequest
+from assay.core.records import Message, Sample
+from assay.session.session import Session
 from assay.testing.scripted import scripted_gateway
 
 
@@ -57,7 +57,7 @@ async def settle_then_check(model: FirstFailsRestHang, siblings: int) -> None:
 
 
 async def test_tagging_failure_cancels_sibling_calls(session: Session) -> None:
-    from assay.tagging import tag_samples
+    from assay.pipeline.tagging import tag_samples
 
     model = FirstFailsRestHang()
     with pytest.raises(RuntimeError, match="boom"):
@@ -79,7 +79,7 @@ async def test_pairwise_judge_failure_cancels_the_other_order(session: Session) 
 
 async def test_judge_chunks_stop_at_the_first_failure(session: Session) -> None:
     from assay.agents.judge import judge_sample
-    from assay.config import DEFAULT_CRITERIA
+    from assay.core.config import DEFAULT_CRITERIA
 
     model = FirstFailsRestHang()
     ctx = context(session, model)

@@ -14,13 +14,13 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from assay.config import Config, load_config
-from assay.judge_command import run_judge
-from assay.llm_transport import FatalError
-from assay.session import Session
+from assay.core.config import Config, load_config
+from assay.cli.judge import run_judge
+from assay.llm.transport import FatalError
+from assay.session.session import Session
 from assay.testing.openai_server import OpenAIWireServer, Reply
 from assay.testing.scripted import ScriptedTransport
-from assay.trace import REDACTED, Redactor
+from assay.trace.log import REDACTED, Redactor
 from tests.conftest import fixed_runtime
 
 FULL_KEY = "sk-proj-Zq81xLmN0pQ4rSt7uVw2yZa5bCd9eFgH"
@@ -88,8 +88,8 @@ def test_assay_judge_output_and_db_hold_no_echoed_key(tmp_path: Path) -> None:
 
 
 async def test_models_check_shows_no_echoed_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assay.cli_render import model_check_view
-    from assay.model_check import run_model_check
+    from assay.cli.render import model_check_view
+    from assay.pipeline.model_check import run_model_check
 
     monkeypatch.setenv("OPENAI_API_KEY", FULL_KEY)  # litellm sends it; the writer's runtime env does not hold it
     with OpenAIWireServer() as server:

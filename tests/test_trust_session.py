@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from assay.config import Config, load_config
-from assay.errors import AssayError
+from assay.core.config import Config, load_config
+from assay.core.errors import AssayError
 from assay.graphs.deps import RunOptions
-from assay.registry import register, registered
-from assay.run_command import RUN_OPTIONS_META
-from assay.session import Runtime, Session
+from assay.session.registry import register, registered
+from assay.cli.run import RUN_OPTIONS_META
+from assay.session.session import Runtime, Session
 from tests.conftest import fixed_runtime
 
 
@@ -107,7 +107,7 @@ def test_a_second_writer_is_refused_while_readers_keep_working(tmp_path: Path) -
 
 def test_the_lock_is_released_when_its_process_dies(tmp_path: Path) -> None:
     Session.open(tmp_path / "s", fixed_runtime(), Config(), create=True).close()
-    code = ("import os; from pathlib import Path; from assay.config import Config; from assay.session import Session, Runtime; "
+    code = ("import os; from pathlib import Path; from assay.core.config import Config; from assay.session.session import Session, Runtime; "
             f"Session.open(Path({str(tmp_path / 's')!r}), Runtime(env={{}}), Config(), create=False); os._exit(0)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     Session.open(tmp_path / "s", fixed_runtime(), Config(), create=False).close()

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from assay.config import Config, Targets
-from assay.errors import AssayError
+from assay.core.config import Config, Targets
+from assay.core.errors import AssayError
 from assay.graphs.deps import RunOptions
-from assay.run_command import export_missing, resume_run, start_run
+from assay.cli.run import export_missing, resume_run, start_run
 from tests.conftest import EXAMPLES, fixed_runtime
 from tests.test_curation_graph import write_pool
 

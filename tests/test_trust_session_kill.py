@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from assay.config import Config, Targets
-from assay.embeddings import Embedder
+from assay.core.config import Config, Targets
+from assay.session.embeddings import Embedder
 from assay.graphs.deps import RunOptions
-from assay.run_command import drive, export_missing
-from assay.session import Session
+from assay.cli.run import drive, export_missing
+from assay.session.session import Session
 from assay.testing.scripted import ScriptedTransport, scripted_gateway
 from tests.conftest import fixed_runtime
 from tests.curation_world import CurationWorld

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from assay.errors import AssayError
-from assay.records import Message, Origin, Sample
-from assay.session import Runtime
+from assay.core.errors import AssayError
+from assay.core.records import Message, Origin, Sample
+from assay.session.session import Runtime
 from assay.ui.app import create_app
 from assay.ui.server import check_binding, viewer_url
 from tests.conftest import fixed_runtime
@@ -90,8 +90,8 @@ def test_bad_parameters_are_400_and_unknown_ids_404(shared: BuiltSession) -> Non
 def test_keyset_pages_walk_every_sample_both_ways(tmp_path: Path) -> None:
     runtime = fixed_runtime({"ASSAY_HOME": str(tmp_path / "home")})
     built = build_session(tmp_path / "s", runtime)
-    from assay.config import Config
-    from assay.session import Session
+    from assay.core.config import Config
+    from assay.session.session import Session
 
     session = Session.open(built.dir, runtime, Config(), create=False)
     extra = [Sample.create([Message(role="user", content=f"q{n}"), Message(role="assistant", content=f"a{n}")],

@@ -148,7 +148,7 @@ def run_cli(*args: str, cwd: Path) -> str:
 
 @pytest.mark.slow
 def test_review_a_real_dry_run_session_in_the_browser(tmp_path: Path, page: Page, shots: Path) -> None:
-    from assay.proposals import proposals
+    from assay.session.proposals import proposals
     from tests.conftest import EXAMPLES
 
     session = tmp_path / "dry"

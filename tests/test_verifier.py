@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from assay.agents.verifier import MAX_CLAIMS_PER_CALL, chroma_query, passages_for, verify_claims, verify_sample
-from assay.records import Message, Sample
-from assay.session import Session
+from assay.core.records import Message, Sample
+from assay.session.session import Session
 from assay.testing.scripted import scripted_context
 
 CLAIMS = ["Paris is the capital of France.", "Paris has 30 million inhabitants.", "Paris was founded by Romans."]

@@ -5,7 +5,7 @@ Benchmarks come in whatever shape their authors chose, so the container is detec
 from the first common field it has: GSM8K `question`, HumanEval `prompt`, MATH `problem`,
 Alpaca-style `instruction` + `input`, then `text` or `input`. An item's id is its
 `task_id`, `id` or `idx`, else its line number in JSONL, its position in a JSON array, or
-its row in Parquet. Files are read by `assay.readers`, like every other input. A record
+its row in Parquet. Files are read by `assay.core.readers`, like every other input. A record
 with no text field stops the load with an error naming the file and line, rather than being skipped: a
 benchmark silently half-loaded would let contamination through unnoticed.
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assay.errors import InputError
-from assay.readers import Invalid, container_of, raw_records
+from assay.core.errors import InputError
+from assay.core.readers import Invalid, container_of, raw_records
 
 TEXT_FIELDS = ("question", "prompt", "problem", "instruction", "text", "input")
 ID_FIELDS = ("task_id", "id", "idx")

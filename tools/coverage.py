@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assay.records import Sample
-from assay.tools.base import Assessment
+from assay.core.records import Sample
+from assay.core.assessment import Assessment
 
 ROW_BLOCK = 1024  # query rows per tile
 COLUMN_BLOCK = 16384  # reference rows per tile: 1024 × 16384 float32 = 64 MiB
@@ -336,6 +336,6 @@ class ClusterTagger:
 
 
 def _default_embed() -> Callable[[list[str]], np.ndarray]:
-    from assay.embeddings import Embedder
+    from assay.session.embeddings import Embedder
 
     return Embedder().encode

@@ -26,8 +26,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from assay.records import Sample
-from assay.tools.base import Assessment, drop
+from assay.core.records import Sample
+from assay.core.assessment import Assessment, drop
 from assay.tools.benchmarks import Benchmark, load_benchmark
 
 _WORD = re.compile(r"\w+")
@@ -36,7 +36,7 @@ EmbedSide = Literal["instruction", "text"]
 
 
 class TextEncoder(Protocol):
-    """What the embedding method needs: unit-length vectors for texts (assay.embeddings.Embedder)."""
+    """What the embedding method needs: unit-length vectors for texts (assay.session.embeddings.Embedder)."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from assay.records import Sample
-from assay.tools.base import KEEP, Assessment, drop
+from assay.core.records import Sample
+from assay.core.assessment import KEEP, Assessment, drop
 
 METHODS = ("exact", "minhash", "semantic")
 _EDGE_PUNCTUATION = string.punctuation + string.whitespace + "“”‘’«»…–—¿¡"

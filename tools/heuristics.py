@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from assay.records import Sample
-from assay.tools.base import Assessment
+from assay.core.records import Sample
+from assay.core.assessment import Assessment
 from assay.tools.heuristics_config import HeuristicConfig
 from assay.tools.heuristics_language import LanguageGuesser, shared_guesser, wrong_language
 from assay.tools.heuristics_output import empty_output, length_outlier, repetition, truncated

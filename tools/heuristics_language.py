@@ -14,8 +14,8 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-from assay.records import Sample
-from assay.tools.base import Assessment, drop
+from assay.core.records import Sample
+from assay.core.assessment import Assessment, drop
 from assay.tools.heuristics_config import HeuristicConfig
 from assay.tools.heuristics_text import ENGLISH_COMMON, MENTIONS_LANGUAGE, input_payload, prose, task_text, words
 

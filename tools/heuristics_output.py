@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from assay.records import Sample
-from assay.tools.base import Assessment, drop
+from assay.core.records import Sample
+from assay.core.assessment import Assessment, drop
 from assay.tools.heuristics_config import HeuristicConfig
 from assay.tools.heuristics_text import CODE_LINE, DANGLING_WORDS, has_unclosed_fence, prose, sentences, words
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from assay.records import Sample
+from assay.core.records import Sample
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>()\[\]\"'`]+", re.IGNORECASE)

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from assay.records import Sample
-from assay.tools.base import Assessment, drop
+from assay.core.records import Sample
+from assay.core.assessment import Assessment, drop
 
 Template = Literal["auto", "chat", "alpaca"]
 Row = tuple[list[int], int]  # token ids, index of the first scored (answer) token
@@ -146,7 +146,7 @@ class CausalLMScorer:
             if self._loaded is None:
                 import torch
 
-                from assay.hf import prepare_hf
+                from assay.core.hf import prepare_hf
 
                 prepare_hf()
                 import transformers
@@ -155,7 +155,7 @@ class CausalLMScorer:
                 if self.model_name is None or str(self.model_name).endswith(".gguf"):
                     from pathlib import Path
 
-                    from assay.local_model import find_gguf
+                    from assay.llm.local_model import find_gguf
 
                     gguf = Path(self.model_name) if self.model_name else find_gguf()
                     folder, kwargs = str(gguf.parent), {"gguf_file": gguf.name}

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assay.records import Sample
-from assay.tools.base import Assessment
+from assay.core.records import Sample
+from assay.core.assessment import Assessment
 
 StageFn = Callable[[Sequence[Sample]], list[Assessment]]
 

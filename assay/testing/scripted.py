@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.agents.base import AgentContext
-from assay.budget import BudgetLedger
-from assay.llm import Gateway, GatewaySettings
-from assay.llm_cache import ResponseCache
-from assay.llm_transport import Completion, CompletionRequest
+from assay.llm.budget import BudgetLedger
+from assay.llm.gateway import Gateway, GatewaySettings
+from assay.llm.cache import ResponseCache
+from assay.llm.transport import Completion, CompletionRequest
 
 Step = str | Completion | Exception | Callable[[CompletionRequest], "str | Completion"]
 

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assay import trace_query, trace_summary
-from assay.errors import AssayError
-from assay.trace_command import redacted
+from assay.trace import query as trace_query, summary as trace_summary
+from assay.core.errors import AssayError
+from assay.cli.trace import redacted
 from assay.ui import queries
 from assay.ui.app import TextJSONResponse, Viewer, int_param, path_id, route, sample_filter
 from assay.ui.review import apply_review

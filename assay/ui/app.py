@@ -1,7 +1,7 @@
 """The viewer's web app: server-rendered pages and a JSON API over one session, read-only but for review.
 
 `create_app(DIR, runtime)` returns a Starlette app. It reads the session DB through a read-only
-connection; the only write is a review decision, made through `assay.review_command.review`
+connection; the only write is a review decision, made through `assay.cli.review.review`
 (the same path as `assay review`), so the run's review gate sees it.
 """
 
@@ -24,11 +24,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from assay.errors import AssayError
-from assay.session import DB_NAME, Runtime, is_session
-from assay.safe_text import json_text, visible
-from assay.trace import Redactor
-from assay.trace_view import has_table
+from assay.core.errors import AssayError
+from assay.session.session import DB_NAME, Runtime, is_session
+from assay.core.safe_text import json_text, visible
+from assay.trace.log import Redactor
+from assay.trace.view import has_table
 from assay.ui.auth import Guard
 from assay.ui.queries import SampleFilter, pending_count
 

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from assay import trace_query, trace_summary
-from assay.errors import AssayError
+from assay.trace import query as trace_query, summary as trace_summary
+from assay.core.errors import AssayError
 from assay.ui import queries
 from assay.ui.app import Viewer, int_param, path_id, route, sample_filter
 from assay.ui.review import apply_review

@@ -13,8 +13,8 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from assay.trace_query import COUNT_CAP, like_pattern, reason_clause
-from assay.trace_view import has_table
+from assay.trace.query import COUNT_CAP, like_pattern, reason_clause
+from assay.trace.view import has_table
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -122,7 +122,7 @@ def _summary_row(row: sqlite3.Row) -> dict[str, Any]:
 
 def facets(conn: sqlite3.Connection) -> dict[str, Any]:
     """The values the sample filters offer, with counts (each an index scan)."""
-    from assay.trace_summary import sample_counts
+    from assay.trace.summary import sample_counts
 
     statuses: dict[str, int] = {}
     reasons: dict[str, dict[str, int]] = {}
@@ -189,7 +189,7 @@ def review_item(conn: sqlite3.Connection, item_id: int) -> dict[str, Any] | None
 
 def sample_detail(conn: sqlite3.Connection, sample_id: str) -> dict[str, Any]:
     """A sample's lineage with its decisions and calls, and the decision that explains its status."""
-    from assay.trace_view import reason_code, sample_history
+    from assay.trace.view import reason_code, sample_history
 
     history = sample_history(conn, sample_id)
     node = history["sample"]
@@ -204,8 +204,8 @@ def sample_detail(conn: sqlite3.Connection, sample_id: str) -> dict[str, Any]:
 
 def rewrite_diff(conn: sqlite3.Connection, sample_id: str, against: str | None = None) -> dict[str, Any]:
     """A derived sample beside its parent (`against`, default its first parent), with the decisions that made it."""
-    from assay.errors import AssayError
-    from assay.trace_view import node, resolve_sample
+    from assay.core.errors import AssayError
+    from assay.trace.view import node, resolve_sample
     from assay.ui.diff import message_diffs
 
     child = node(conn, resolve_sample(conn, sample_id))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from starlette.exceptions import HTTPException
 
-from assay.errors import AssayError
+from assay.core.errors import AssayError
 
 if TYPE_CHECKING:
     from assay.ui.app import Viewer
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def apply_review(viewer: Viewer, item_id: int, verdict: str, note: str | None) -> int:
     """Approve or reject one pending item (a separate read-write connection, closed at once);
     returns how many items are still pending. 409 when the item is not pending (any more)."""
-    from assay.review_command import review
+    from assay.cli.review import review
 
     if verdict not in ("approved", "rejected"):
         raise HTTPException(400, "verdict must be approved or rejected")

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from assay.errors import AssayError
-from assay.session import Runtime
+from assay.core.errors import AssayError
+from assay.session.session import Runtime
 from assay.ui.auth import is_loopback
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9._~-]{16,}$")

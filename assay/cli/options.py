@@ -1,0 +1,69 @@
+"""Options shared by several `assay` commands, and the checks that run before a command does any work.
+
+Every check here answers with one line (an AssayError, exit 2) naming the flag, before a
+session folder or an output file exists. Heavy modules load inside the checks, so `--help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from assay.graphs.deps import RunOptions
+
+SessionDir = Annotated[Path, typer.Option("--session", "-s", help="Session folder (created if new).")]
+RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="TOML recipe: targets, budgets, models.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="litellm model, e.g. openai/gpt-4o-mini; default: the embedded local model.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Use the instant placeholder model: checks a recipe, spends nothing.")]
+ApiBaseOpt = Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible endpoint, e.g. a vLLM server.")]
+DedupOpt = Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")]
+DecontamOpt = Annotated[Optional[list[Path]], typer.Option("--decontam", help="A benchmark file to decontaminate against (repeat for more: --decontam a.jsonl --decontam b.jsonl.gz).")]
+PriceOpt = Annotated[Optional[float], typer.Option("--price-usd-per-1k-tokens", min=0, help="US dollars per 1,000 tokens (prompt and completion), for every model: lets a USD budget cap a model litellm cannot price.")]
+
+# RunOptions fields whose flag is not simply the field's name with dashes.
+_FLAG_OF_FIELD = {"selection": "--select", "review": "--review"}
+
+
+def price_settings(price: float | None) -> dict[str, float | None]:
+    """The recipe keys --price-usd-per-1k-tokens sets."""
+    return {"llm.price_per_1k_input": price, "llm.price_per_1k_output": price}
+
+
+def dedup_methods(text: str) -> tuple[str, ...]:
+    """The --dedup methods named in `text` (comma-separated; 'none' for none), each one checked."""
+    from assay.core.errors import AssayError
+    from assay.pipeline.scoring import DEDUP_METHODS
+
+    methods = tuple(m.strip() for m in text.split(",") if m.strip() and m.strip() != "none")
+    unknown = [m for m in methods if m not in DEDUP_METHODS]
+    if unknown:
+        raise AssayError(f"--dedup: unknown method {unknown[0]!r}; choose from {', '.join(DEDUP_METHODS)} "
+                         "(comma-separated), or none")
+    return methods
+
+
+def check_benchmarks(paths: list[Path] | tuple[Path, ...]) -> None:
+    """Read every --decontam file once, so a missing or malformed one is reported before any work."""
+    from assay.tools.benchmarks import load_benchmark
+
+    for path in paths:
+        load_benchmark(path)
+
+
+def run_options(**fields: Any) -> RunOptions:
+    """`assay run`'s RunOptions, or one line naming the flag whose value it refuses."""
+    from pydantic import ValidationError
+
+    from assay.core.errors import AssayError
+    from assay.graphs.deps import RunOptions
+
+    try:
+        return RunOptions(**fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "option"
+        raise AssayError(f"{_FLAG_OF_FIELD.get(field, '--' + field.replace('_', '-'))}: {first['msg']}") from None

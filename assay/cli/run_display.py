@@ -1,0 +1,105 @@
+"""Live progress of `assay run`: a bar per stage, a line per round, and the final verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.progress import Progress, TaskID
+from rich.table import Table
+from rich.text import Text
+
+from assay.core.safe_text import cells, plain, visible_all
+
+SHOWN_METRICS = ("active", "qualifying", "export_mean_quality", "export_min_quality", "cluster_coverage",
+                 "topic_coverage")
+
+
+class RunDisplay:
+    """Receives the graph's progress events (`emit(kind, data)`) and draws them.
+
+    Event data carries model text (a planner's rationale) and data (file names, reasons): it is
+    drawn as Text, never parsed as markup, with control characters made visible."""
+
+    def __init__(self, console: Console, progress: Progress) -> None:
+        self.console = console
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+        self.round = 0
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        """Draw one event."""
+        data = visible_all(data)
+        if kind == "stage":
+            # A task's description is rendered as markup: escape the name.
+            description = escape(f"round {self.round} · {data['name']}")
+            self.tasks[data["name"]] = self.progress.add_task(description, total=data.get("total"))
+        elif kind == "advance" and data["name"] in self.tasks:
+            self.progress.advance(self.tasks[data["name"]], data.get("n", 1))
+        elif kind == "measured":
+            self.console.print(Text.assemble((f"round {data['round']}", "bold"), " measured: ",
+                                             metrics_line(data["metrics"])))
+            for target in data["targets"]:
+                self.console.print(Text.assemble("   ", target_line(target)))
+        elif kind == "plan":
+            self.round = data["round"]
+            self.console.print(Text.assemble((f"round {data['round']} → {data['action']}", "bold cyan"), ": ",
+                                             str(data["rationale"])))
+        elif kind == "note":
+            self.console.print(plain(data["message"], "yellow"))
+        elif kind in ("ingested", "judged", "repaired", "applied", "selected"):
+            self.console.print(plain(f"   {kind}: " + ", ".join(f"{k} {v}" for k, v in data.items()
+                                                              if v is not None and not isinstance(v, dict))))
+        elif kind == "expanded":
+            self.console.print(plain(f"   expanded: kept {data['kept']}, rejected {data['rejected']}"))
+
+
+def metrics_line(metrics: dict[str, Any]) -> str:
+    """The headline metrics in one line."""
+    return " · ".join(f"{name} {_fmt(metrics.get(name))}" for name in SHOWN_METRICS if metrics.get(name) is not None)
+
+
+def target_line(target: dict[str, Any]) -> Text:
+    """One target: met or not, achieved vs target."""
+    mark = ("✓ met", "green") if target["met"] else ("✗ not met", "red")
+    target = visible_all(target)
+    detail = f" ({target['detail']})" if target.get("detail") else ""
+    return Text.assemble(mark, f" {target['name']}: {_fmt(target['achieved'])} vs target {_fmt(target['target'])}{detail}")
+
+
+def outcome_view(outcome: Any) -> Group:
+    """The final message: why it stopped, each target met or not, the files and the spend."""
+    lines: list[Any] = []
+    state = outcome.state
+    where = visible_all(str(outcome.session_dir))
+    if outcome.waiting_for_review:
+        lines.append(Text.assemble(("paused for review", "bold yellow"),
+                                   visible_all(f": {outcome.waiting_for_review}; then `assay resume {where}`")))
+    elif state is not None:
+        lines.append(Text.assemble((visible_all(f"stopped: {state.stop_reason}"), "bold"),
+                                   visible_all(f" — {state.stop_message}")))
+        table = Table(title="targets", show_header=True)
+        for column in ("target", "wanted", "achieved", "met"):
+            table.add_column(column)
+        for t in state.targets:
+            table.add_row(*cells(t.name, _fmt(t.target), _fmt(t.achieved)),
+                          Text("yes", "green") if t.met else Text("no", "red"))
+        if state.targets:
+            lines.append(table)
+        else:
+            lines.append("no targets were set: the loop cleaned and judged the pool, then exported it")
+        for kind, path in state.exported.items():
+            lines.append(plain(f"  {kind}: {path}"))
+    spend = outcome.spend
+    lines.append(plain(f"LLM calls {spend.get('calls', 0)} ({spend.get('cached', 0)} from cache), tokens {spend.get('tokens', 0)}, "
+                 f"cost ${spend.get('usd', 0.0):.4f} · trace: assay trace {where}"))
+    return Group(*lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+    return str(value)

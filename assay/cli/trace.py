@@ -1,0 +1,65 @@
+"""`assay trace DIR`: the session summary, a decision search, or one sample's lineage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import RenderableType
+
+from assay.trace import query as trace_query, summary as trace_summary, view as trace_view
+from assay.core.errors import AssayError
+from assay.session.session import Runtime, Session
+from assay.trace.log import Redactor
+
+
+def redacted(value: Any, redactor: Redactor) -> Any:
+    """The same structure with every string passed through the redactor (the trace was redacted when
+    written; this also catches keys set since, or a trace written by an older assay)."""
+    if isinstance(value, str):
+        return redactor.text(value)
+    if isinstance(value, dict):
+        return {k: redacted(v, redactor) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v, redactor) for v in value]
+    return value
+
+
+def trace_report(directory: Path, runtime: Runtime, *, sample: str | None = None, round: int | None = None,
+                 agent: str | None = None, reason: str | None = None, grep: str | None = None,
+                 limit: int = 50) -> tuple[str, dict[str, Any]]:
+    """("summary" | "decisions" | "lineage", data): what `assay trace` shows for these options."""
+    session = Session.open_read_only(directory, runtime)
+    try:
+        conn = session.conn
+        if sample is not None:
+            if reason is not None or grep is not None:
+                raise AssayError("--sample shows one lineage; --reason and --grep search decisions: use one or the other")
+            kind, data = "lineage", trace_view.sample_history(conn, sample, agent=agent, round=round)
+        else:
+            filters = trace_query.DecisionFilter(round=round, agent=agent, reason=reason, grep=grep)
+            if filters.active():
+                data = trace_query.find_decisions(conn, filters, limit=limit)
+                if round is not None:
+                    data["round"] = next((r for r in trace_summary.timeline(conn) if r["round"] == round), None)
+                    if data["round"] is None:
+                        raise AssayError(f"this session has no round {round}")
+                if reason is not None:
+                    data["samples_with_reason"] = trace_query.samples_with_reason(conn, reason)
+                kind = "decisions"
+            else:
+                kind, data = "summary", trace_summary.summary(conn)
+        return kind, redacted(data, session.redactor)
+    finally:
+        session.close()
+
+
+def trace_views(kind: str, data: dict[str, Any], directory: Path) -> RenderableType:
+    """The rich rendering of a trace report."""
+    from assay.cli.trace_render import decisions_view, lineage_view, summary_view
+
+    if kind == "lineage":
+        return lineage_view(data)
+    if kind == "decisions":
+        return decisions_view(data, round_entry=data.get("round"), reason_counts=data.get("samples_with_reason"))
+    return summary_view(data, directory)

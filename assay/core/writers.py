@@ -1,0 +1,81 @@
+"""Atomic writes: everything goes to a temporary file beside the target, then is renamed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from assay.core.formats import sample_to_record
+from assay.core.readers import FileShape
+from assay.core.records import Sample
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; rename it over the target on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+@contextmanager
+def atomic_text(path: str | Path) -> Iterator[IO[str]]:
+    """Open a text file for writing that appears at `path` only once fully written."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        yield handle
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write dicts as JSON lines, atomically; returns how many were written."""
+    count = 0
+    with atomic_text(path) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def write_records(path: str | Path, records: list[dict[str, Any]], container: str) -> int:
+    """Write dicts as JSONL, a JSON array or Parquet, atomically; returns how many."""
+    if container == "jsonl":
+        return write_jsonl(path, records)
+    if container == "json":
+        with atomic_text(path) as handle:
+            json.dump(records, handle, ensure_ascii=False, indent=2)
+            handle.write("\n")
+        return len(records)
+    if container != "parquet":
+        raise ValueError(f"unknown container {container!r}")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # from_pylist takes its columns from the first row alone: the union keeps every row's fields.
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    table = pa.Table.from_pylist([{key: record.get(key) for key in columns} for record in records])
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return len(records)
+
+
+def write_samples(path: str | Path, samples: Iterable[Sample], shape: FileShape) -> int:
+    """Write samples in the user's shape (format and container), atomically."""
+    return write_records(path, [sample_to_record(sample, shape.format) for sample in samples], shape.container)

@@ -1,0 +1,119 @@
+"""Ingest: read sample files, validate every record, and add the new ones to the store.
+
+Every file is read and checked before anything is stored, so without --skip-invalid a
+bad record stops the ingest with nothing half-written. With it, invalid records go to
+`DIR/ingest_rejects.jsonl` (file, line, field, error and the raw text) instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assay.core.readers import FileShape, Invalid, read_samples
+from assay.core.records import Sample
+from assay.session.session import Session
+from assay.core.writers import write_jsonl
+
+REJECTS_NAME = "ingest_rejects.jsonl"
+
+
+@dataclass
+class FileReport:
+    """What one input file held."""
+
+    path: str
+    shape: FileShape | None
+    valid: int = 0
+    invalid: int = 0
+    repeats: int = 0  # records identical to an earlier one (same content id)
+
+
+@dataclass
+class ReadResult:
+    """Everything read from the inputs, before storing."""
+
+    samples: list[Sample] = field(default_factory=list)  # distinct by id
+    records: list[Sample] = field(default_factory=list)  # every valid record in input order, repeats included
+    files: list[FileReport] = field(default_factory=list)
+    invalid: list[Invalid] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    """The outcome of an ingest."""
+
+    files: list[FileReport]
+    added: int
+    already_present: int
+    invalid: int
+    rejects_path: Path | None
+
+
+def read_inputs(paths: Sequence[str | Path], *, skip_invalid: bool, max_record_bytes: int) -> ReadResult:
+    """Read and validate all files; raises the first InputError unless `skip_invalid`."""
+    result = ReadResult()
+    seen: set[str] = set()
+    for path in paths:
+        shape, records = read_samples(path, max_record_bytes=max_record_bytes)
+        report = FileReport(str(path), shape)
+        for item in records:
+            if isinstance(item, Invalid):
+                if not skip_invalid:
+                    raise item.error
+                report.invalid += 1
+                result.invalid.append(item)
+                continue
+            report.valid += 1
+            result.records.append(item.sample)
+            if report.shape is None:
+                report.shape = FileShape(shape.container if shape else "jsonl", item.sample.origin.format)
+            if item.sample.id in seen:
+                report.repeats += 1
+                continue
+            seen.add(item.sample.id)
+            result.samples.append(item.sample)
+        result.files.append(report)
+    return result
+
+
+def store_inputs(session: Session, read: ReadResult, *, on_start: Callable[[int], None] | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> IngestReport:
+    """Add what was read to the session; returns counts. Re-ingesting a file adds nothing."""
+    known = session.samples.known(s.id for s in read.samples)
+    new = [s for s in read.samples if s.id not in known]
+    if on_start is not None:
+        on_start(len(new))
+    added = session.store.add(new, on_progress=on_progress) if new else []
+    rejects = _write_rejects(session.dir / REJECTS_NAME, read.invalid) if read.invalid else None
+    report = IngestReport(read.files, len(added), len(read.samples) - len(new), len(read.invalid), rejects)
+    session.trace.event("ingest", f"ingested {report.added} new samples from {len(read.files)} file(s)", _event_data(report))
+    return report
+
+
+def _write_rejects(path: Path, invalid: list[Invalid]) -> Path:
+    """Append invalid records to the rejects file (rewritten atomically)."""
+    rows: list[dict[str, Any]] = []
+    if path.exists():
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for item in invalid:
+        err = item.error
+        rows.append({"file": err.path, err.unit: err.line, "field": err.field, "error": err.message, "raw": item.raw})
+    write_jsonl(path, rows)
+    return path
+
+
+def _event_data(report: IngestReport) -> dict[str, Any]:
+    return {
+        "added": report.added,
+        "already_present": report.already_present,
+        "invalid": report.invalid,
+        "files": [
+            {"path": f.path, "format": f.shape.format if f.shape else None, "container": f.shape.container if f.shape else None,
+             "valid": f.valid, "invalid": f.invalid, "repeats": f.repeats}
+            for f in report.files
+        ],
+    }

@@ -1,0 +1,117 @@
+"""Samples in the session DB: immutable content plus their current status, scores and tags."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from assay.core.records import Message, Origin, Sample, Status
+from assay.trace.log import Clock
+
+CHUNK = 500  # stays under SQLite's bound-parameter limit
+
+
+class SampleTable:
+    """Reads and writes the `samples` table."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+        self.conn = conn
+        self.clock = clock
+
+    def known(self, ids: Iterable[str]) -> set[str]:
+        """Which of these ids the session already holds."""
+        ids = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), CHUNK):
+            part = ids[start : start + CHUNK]
+            marks = ",".join("?" * len(part))
+            found.update(r[0] for r in self.conn.execute(f"SELECT id FROM samples WHERE id IN ({marks})", part))
+        return found
+
+    def insert(self, samples: Sequence[Sample], *, round: int | None = None) -> None:
+        """Add new samples (ids already present are left as they are)."""
+        now = self.clock().isoformat()
+        rows = [
+            (
+                s.id, json.dumps([m.model_dump() for m in s.messages], ensure_ascii=False), s.source, s.op,
+                json.dumps(list(s.parent_ids)), s.origin.format if s.origin else None,
+                json.dumps(s.origin.record, ensure_ascii=False) if s.origin and s.origin.record is not None else None,
+                s.status.value, s.reason, json.dumps(s.scores), json.dumps(s.tags), round, now,
+            )
+            for s in samples
+        ]
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO samples (id, messages, source, op, parent_ids, format, record, status, reason, "
+                "scores, tags, round, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def get(self, ids: Sequence[str]) -> list[Sample]:
+        """The samples with these ids, in the order asked (unknown ids are skipped)."""
+        by_id: dict[str, Sample] = {}
+        for start in range(0, len(ids), CHUNK):
+            part = list(ids[start : start + CHUNK])
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(f"SELECT * FROM samples WHERE id IN ({marks})", part):
+                by_id[row["id"]] = row_to_sample(row)
+        return [by_id[i] for i in ids if i in by_id]
+
+    def iter(self, *, status: Status | None = None) -> Iterator[Sample]:
+        """Every sample (optionally of one status), in insertion order."""
+        sql, args = "SELECT * FROM samples", ()
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", (status.value,)
+        for row in self.conn.execute(sql + " ORDER BY rowid", args):
+            yield row_to_sample(row)
+
+    def set_status(self, ids: Sequence[str], status: Status, reason: str | None) -> None:
+        """Change the status (and reason) of samples."""
+        with self.conn:
+            self.conn.executemany("UPDATE samples SET status = ?, reason = ? WHERE id = ?", [(status.value, reason, i) for i in ids])
+
+    def merge_scores(self, scores: Mapping[str, Mapping[str, float]]) -> None:
+        """Add or replace named scores per sample id."""
+        self._merge_json("scores", scores)
+
+    def merge_tags(self, tags: Mapping[str, Mapping[str, list[str]]]) -> None:
+        """Add or replace named tag lists per sample id."""
+        self._merge_json("tags", tags)
+
+    def _merge_json(self, column: str, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        with self.conn:
+            for sample_id, new in updates.items():
+                row = self.conn.execute(f"SELECT {column} FROM samples WHERE id = ?", (sample_id,)).fetchone()
+                if row is None:
+                    raise KeyError(f"unknown sample {sample_id}")
+                merged = {**json.loads(row[0]), **new}
+                self.conn.execute(f"UPDATE samples SET {column} = ? WHERE id = ?", (json.dumps(merged), sample_id))
+
+    def count(self) -> int:
+        """How many samples the session holds."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+
+    def counts(self) -> list[tuple[str, str | None, int]]:
+        """(status, reason, count) rows, largest first."""
+        rows = self.conn.execute("SELECT status, reason, COUNT(*) FROM samples GROUP BY status, reason ORDER BY 3 DESC")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+def row_to_sample(row: sqlite3.Row) -> Sample:
+    """Rebuild a Sample from its row."""
+    record: Any = json.loads(row["record"]) if row["record"] is not None else None
+    origin = Origin(format=row["format"], record=record) if row["format"] else None
+    return Sample(
+        id=row["id"],
+        messages=tuple(Message(**m) for m in json.loads(row["messages"])),
+        source=row["source"],
+        parent_ids=tuple(json.loads(row["parent_ids"])),
+        op=row["op"],
+        status=Status(row["status"]),
+        reason=row["reason"],
+        scores=json.loads(row["scores"]),
+        tags=json.loads(row["tags"]),
+        origin=origin,
+    )
