@@ -141,7 +141,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, o
                 " finished_at) VALUES (1, 'repair', ?, 'llm', ?, '{}', ?, '{}', ?, ?)",
                 (HOSTILE, json.dumps({"active": 2}), json.dumps({HOSTILE: 1}), now, now))
         session.trace.event("plan", HOSTILE, {"rationale": HOSTILE}, round=1)
-        from graphs.state import CurationState
+        from assay.graphs.state import CurationState
 
         from assay.report.data import write_report
 
