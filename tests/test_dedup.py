@@ -10,6 +10,7 @@ from assay.tools.dedup import (
     Dedup,
     DuplicatePair,
     EditedCopyRule,
+    cluster_duplicates,
     dedup,
     minhash_pairs,
     normalize_text,
@@ -207,6 +208,23 @@ def test_methods_chain_into_one_cluster_and_the_drop_names_the_link() -> None:
     assert result.assessments[1].detail == "exact similarity 1.00"
     assert result.assessments[3].detail == f"semantic similarity 1.00 via {edited.id}"
     assert result.assessments[3].reason == f"duplicate_of:{original.id}"
+
+
+def test_clusters_are_the_connected_components_of_the_pairs() -> None:
+    rng = np.random.default_rng(5)
+    batch = [sample(f"q{i}", "a") for i in range(40)]
+    edges = {tuple(sorted(map(int, rng.choice(40, 2, replace=False)))) for _ in range(30)}
+    pairs = [DuplicatePair(a, b, "exact", 1.0) for a, b in sorted(edges, key=lambda e: -e[1])]  # any order
+    groups = {i: {i} for i in range(40)}  # the reference: merge the groups each pair joins
+    for a, b in edges:
+        joined = groups[a] | groups[b]
+        for member in joined:
+            groups[member] = joined
+    expected = sorted({tuple(sorted(g)) for g in groups.values() if len(g) > 1})
+    result = cluster_duplicates(batch, pairs)
+    assert sorted((c.kept, *c.dropped) for c in result.clusters) == expected  # the earliest is kept
+    assert [a.keep for a in result.assessments] == [not any(i in g[1:] for g in expected) for i in range(40)]
+    assert cluster_duplicates(batch, []).clusters == []
 
 
 def test_the_same_sample_twice_is_a_duplicate_in_every_method() -> None:

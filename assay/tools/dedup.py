@@ -1,7 +1,7 @@
 """Duplicate detection: exact (normalised hash), near (MinHash-LSH) and semantic (embeddings).
 
 Each method yields scored pairs of batch positions; the pairs of all methods are joined into
-clusters (union-find), and each cluster keeps its best sample: highest `score_key` score,
+clusters (the connected components of the pair graph), and each cluster keeps its best sample: highest `score_key` score,
 ties to the earliest in the batch (callers put established samples first, so a new sample
 that repeats an old one is the one dropped). The rest get `duplicate_of:<kept id>`.
 
@@ -234,24 +234,13 @@ def semantic_pairs_from_store(store: Any, samples: Sequence[Sample], *, threshol
 def cluster_duplicates(samples: Sequence[Sample], pairs: Sequence[DuplicatePair],
                        score_key: str | None = None) -> DedupResult:
     """Join pairs into clusters and keep each cluster's best sample; the others are dropped."""
-    parent = list(range(len(samples)))
-
-    def root(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]  # path halving keeps the trees shallow
-            node = parent[node]
-        return node
-
-    for pair in pairs:
-        a, b = root(pair.first), root(pair.second)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
+    component = _components(len(samples), pairs)
     members: dict[int, list[int]] = {}
     for position in range(len(samples)):
-        members.setdefault(root(position), []).append(position)
+        members.setdefault(int(component[position]), []).append(position)
     methods_of: dict[int, set[str]] = {}
     for pair in pairs:
-        methods_of.setdefault(root(pair.first), set()).add(pair.method)
+        methods_of.setdefault(int(component[pair.first]), set()).add(pair.method)
 
     def rank(position: int) -> tuple[float, int]:
         score = samples[position].scores.get(score_key) if score_key else None
@@ -276,10 +265,24 @@ def cluster_duplicates(samples: Sequence[Sample], pairs: Sequence[DuplicatePair]
                 dup_similarity=pair.similarity, dup_cluster_size=float(len(group)),
             )
         assessments[kept] = Assessment(scores={"dup_cluster_size": float(len(group))})
-        methods = tuple(sorted(methods_of[root(kept)], key=METHODS.index))
+        methods = tuple(sorted(methods_of[int(component[kept])], key=METHODS.index))
         dropped_ids = tuple(samples[p].id for p in dropped)
         clusters.append(DuplicateCluster(kept, samples[kept].id, dropped, dropped_ids, methods))
     return DedupResult(assessments, sorted(clusters, key=lambda c: c.kept), list(pairs))
+
+
+def _components(size: int, pairs: Sequence[DuplicatePair]) -> np.ndarray:
+    """Each position's cluster label: the connected components of the graph the pairs draw."""
+    if not pairs:  # every sample alone; scipy is not needed (nor imported) for that
+        return np.arange(size)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    firsts = np.fromiter((p.first for p in pairs), dtype=np.int64, count=len(pairs))
+    seconds = np.fromiter((p.second for p in pairs), dtype=np.int64, count=len(pairs))
+    graph = coo_matrix((np.ones(len(pairs), dtype=bool), (firsts, seconds)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    return labels
 
 
 def _strongest_pair_per_position(pairs: Sequence[DuplicatePair]) -> dict[tuple[int, int | None], DuplicatePair]:
