@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from assay.agents.base import AgentContext, ask
+from assay.agents.text_fields import NonBlankStr
 from assay.llm.gateway import LLMResult
 from assay.core.records import Sample
 
@@ -30,17 +31,12 @@ MAX_PROPOSED = 10
 class Triplet(BaseModel):
     """One edge of the sample's knowledge graph: [topic, relation, attribute]."""
 
-    topic: str = Field(min_length=1, description="the topic, as in the set's topic",
-                       json_schema_extra={"maxLength": PHRASE_HINT_CHARS})
-    relation: str = Field(min_length=1, description="a short verb phrase: uses, involves, asks about …",
-                          json_schema_extra={"maxLength": PHRASE_HINT_CHARS})
-    attribute: str = Field(min_length=1, description="a concept of one to three words",
-                           json_schema_extra={"maxLength": PHRASE_HINT_CHARS})
-
-    @field_validator("topic", "relation", "attribute", mode="before")
-    @classmethod
-    def _strip(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
+    topic: NonBlankStr = Field(description="the topic, as in the set's topic",
+                               json_schema_extra={"maxLength": PHRASE_HINT_CHARS})
+    relation: NonBlankStr = Field(description="a short verb phrase: uses, involves, asks about …",
+                                  json_schema_extra={"maxLength": PHRASE_HINT_CHARS})
+    attribute: NonBlankStr = Field(description="a concept of one to three words",
+                                   json_schema_extra={"maxLength": PHRASE_HINT_CHARS})
 
     def key(self) -> str:
         """What makes two triplets the same knowledge: the attribute, case-blind."""
@@ -58,15 +54,10 @@ def _drop_blank_triplets(values: Any) -> Any:
 class AttributeSet(BaseModel):
     """A sample's topic, the triplets it contains, and proposed new triplets absent from it."""
 
-    topic: str = Field(min_length=1, description="the task the sample asks for, in a few words",
-                       json_schema_extra={"maxLength": PHRASE_HINT_CHARS})
+    topic: NonBlankStr = Field(description="the task the sample asks for, in a few words",
+                               json_schema_extra={"maxLength": PHRASE_HINT_CHARS})
     triplets: list[Triplet] = Field(max_length=MAX_TRIPLETS, description="knowledge the sample uses")
     proposed: list[Triplet] = Field(max_length=MAX_PROPOSED, description="related knowledge the sample does not use")
-
-    @field_validator("topic", mode="before")
-    @classmethod
-    def _strip_topic(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
 
     @field_validator("triplets", "proposed", mode="before")
     @classmethod

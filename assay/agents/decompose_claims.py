@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
+from assay.agents.text_fields import NonBlankStr
 from assay.agents.judge import conversation_parts
 from assay.llm.gateway import LLMResult
 from assay.core.records import Sample
@@ -49,14 +50,9 @@ def clean_texts(values: Any) -> Any:
 class Sentence(BaseModel):
     """One sentence of the response, as written, with its kind."""
 
-    text: str = Field(min_length=1, description="the sentence, copied from the response",
-                      json_schema_extra={"maxLength": SENTENCE_HINT_CHARS})
+    text: NonBlankStr = Field(description="the sentence, copied from the response",
+                              json_schema_extra={"maxLength": SENTENCE_HINT_CHARS})
     kind: SentenceKind = Field(description="fact, opinion, instruction or other")
-
-    @field_validator("text", mode="before")
-    @classmethod
-    def _strip(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
 
     @field_validator("kind", mode="before")
     @classmethod

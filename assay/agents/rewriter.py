@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
+from assay.agents.text_fields import NonBlankStr
 from assay.agents.judge import Issue, PairwiseResult, conversation_parts, judge_pair
 from assay.llm.gateway import LLMResult
 from assay.core.records import Message, Origin, Sample
@@ -35,7 +36,7 @@ class Rewrite(BaseModel):
     """The repaired instruction (None: unchanged), the repaired response, and what changed."""
 
     instruction: str | None = Field(None, description="the whole repaired instruction, or null to keep it unchanged")
-    response: str = Field(min_length=1, description="the whole repaired response")
+    response: NonBlankStr = Field(description="the whole repaired response")
     changes: list[ChangeText] = Field(default_factory=list, max_length=MAX_CHANGES,
                                       description="each change made, one short line each")
 
@@ -43,11 +44,6 @@ class Rewrite(BaseModel):
     @classmethod
     def _blank_is_unchanged(cls, value: Any) -> Any:
         return (value.strip() or None) if isinstance(value, str) else value
-
-    @field_validator("response", mode="before")
-    @classmethod
-    def _strip(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
 
     @field_validator("changes", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from assay.agents.base import AgentContext, ask
+from assay.agents.text_fields import NonBlankStr
 from assay.llm.gateway import LLMResult
 
 EvolveOp = Literal["reasoning", "concrete", "constraint"]
@@ -62,8 +63,8 @@ class RequestPlan(BaseModel):
                                   json_schema_extra={"maxItems": MAX_ATTRIBUTES, "items": _LABEL_ITEMS})
     personas: list[str] = Field(default_factory=list, description="people who would ask such questions",
                                 json_schema_extra={"maxItems": MAX_PERSONAS, "items": _LABEL_ITEMS})
-    example_instruction: str = Field(min_length=1, description="one instruction that fits the request",
-                                     json_schema_extra={"maxLength": EXAMPLE_HINT_CHARS})
+    example_instruction: NonBlankStr = Field(description="one instruction that fits the request",
+                                             json_schema_extra={"maxLength": EXAMPLE_HINT_CHARS})
 
     @field_validator("topic", mode="after")
     @classmethod
@@ -86,27 +87,10 @@ class RequestPlan(BaseModel):
     def _clean_personas(cls, values: list[str]) -> list[str]:
         return distinct_labels(values)[:MAX_PERSONAS]
 
-    @field_validator("example_instruction", mode="after")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return _nonblank(value)
-
-
-def _nonblank(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("the text is blank")
-    return value
-
 
 class _Instruction(BaseModel):
-    instruction: str = Field(min_length=1, description="the instruction alone, without an answer",
-                             json_schema_extra={"maxLength": INSTRUCTION_HINT_CHARS})
-
-    @field_validator("instruction", mode="after")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return _nonblank(value)
+    instruction: NonBlankStr = Field(description="the instruction alone, without an answer",
+                                     json_schema_extra={"maxLength": INSTRUCTION_HINT_CHARS})
 
 
 class EvolvedInstruction(_Instruction):
@@ -120,13 +104,8 @@ class PersonaInstruction(_Instruction):
 class WrittenResponse(BaseModel):
     """The answer written for a synthesized instruction."""
 
-    response: str = Field(min_length=1, description="the complete answer",
-                          json_schema_extra={"maxLength": RESPONSE_HINT_CHARS})
-
-    @field_validator("response", mode="after")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return _nonblank(value)
+    response: NonBlankStr = Field(description="the complete answer",
+                                  json_schema_extra={"maxLength": RESPONSE_HINT_CHARS})
 
 
 async def plan_request(ctx: AgentContext, request: str) -> LLMResult[RequestPlan]:

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from assay.agents.base import AgentContext, ask
+from assay.agents.text_fields import StrippedStr
 from assay.agents.elimination import eliminate_instruction
 from assay.agents.synth_ops import _Instruction
 from assay.llm.gateway import LLMResult
@@ -25,13 +26,8 @@ DEFAULT_MIN_RELEVANCE = 6
 class Relevance(BaseModel):
     """How relevant a candidate instruction is to its seed, 1 (unrelated) to 10 (same task)."""
 
-    reason: str = Field(description="one sentence", json_schema_extra={"maxLength": 160})
+    reason: StrippedStr = Field(description="one sentence", json_schema_extra={"maxLength": 160})
     score: int = Field(ge=1, le=10, description="relevance to the seed, 1 to 10")
-
-    @field_validator("reason", mode="after")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
 
 
 class ImprovedInstruction(_Instruction):
