@@ -1,7 +1,9 @@
 """Searching a session's trace: decisions by round, agent, reason and text; single LLM calls.
 
 Pages are keyset-based (`after` = the last id seen) and totals are counted up to a cap, so
-no search reads more of a 100k-sample session than it must.
+no search reads more of a 100k-sample session than it must. Text is found through the FTS5
+trigram indexes of migration 0004 (`samples_text`, `decisions_text`) with LIKE semantics:
+a case-insensitive (ASCII) substring, its % and _ literal.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from assay.core.errors import AssayError
+from assay.trace.view import has_table
 
 COUNT_CAP = 10_000
+TRIGRAM = 3  # the trigram index finds substrings of at least three characters; shorter ones are scanned
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,25 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _where(f: DecisionFilter) -> tuple[str, list[Any]]:
+def text_clause(conn: sqlite3.Connection, index: str, key: str, columns: tuple[str, ...],
+                text: str) -> tuple[str, list[Any]]:
+    """SQL true for rows whose `columns` hold `text` (LIKE '%text%': ASCII case folded, % and _ literal).
+
+    Through the FTS5 index `index` (keyed by the row's `key`) when it can serve: the index
+    yields candidates, and the LIKE, checked on those only, keeps the scan's exact answer (the
+    index folds all Unicode case). Text under three characters, or a session DB from before
+    migration 0004 opened read-only, is scanned.
+    """
+    pattern = like_pattern(text)
+    like = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in columns)
+    like_args: list[Any] = [pattern] * len(columns)
+    if len(text) < TRIGRAM or not has_table(conn, index):
+        return f"({like})", like_args
+    phrase = '"' + text.replace('"', '""') + '"'  # one quoted phrase: the text literally, FTS syntax inert
+    return f"({key} IN (SELECT rowid FROM {index} WHERE {index} MATCH ?) AND ({like}))", [phrase, *like_args]
+
+
+def _where(conn: sqlite3.Connection, f: DecisionFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     for column, value in (("round", f.round), ("agent", f.agent), ("action", f.action), ("sample_id", f.sample_id)):
@@ -55,17 +77,17 @@ def _where(f: DecisionFilter) -> tuple[str, list[Any]]:
         clauses.append(sql)
         args += extra
     if f.grep:
-        pattern = like_pattern(f.grep)
-        clauses.append("(d.reason LIKE ? ESCAPE '\\' OR d.action LIKE ? ESCAPE '\\' OR d.sample_id IN "
-                       "(SELECT id FROM samples WHERE messages LIKE ? ESCAPE '\\'))")
-        args += [pattern, pattern, pattern]
+        own, own_args = text_clause(conn, "decisions_text", "d.id", ("d.reason", "d.action"), f.grep)
+        text, text_args = text_clause(conn, "samples_text", "rowid", ("messages",), f.grep)
+        clauses.append(f"({own} OR d.sample_id IN (SELECT id FROM samples WHERE {text}))")
+        args += [*own_args, *text_args]
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 def find_decisions(conn: sqlite3.Connection, filters: DecisionFilter, *, limit: int = 50,
                    after: int | None = None) -> dict[str, Any]:
     """One page of matching decisions, oldest first, with the total (counted up to COUNT_CAP)."""
-    where, args = _where(filters)
+    where, args = _where(conn, filters)
     total = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM decisions d{where} LIMIT ?)", (*args, COUNT_CAP + 1)).fetchone()[0]
     page_where = where + (" AND " if where else " WHERE ") + "d.id > ?" if after is not None else where
     page_args = [*args, after] if after is not None else args

@@ -1,8 +1,8 @@
 """The viewer's reads: paged, filtered sample lists, their facets, and review items.
 
 Pages are keyset-based on rowid (a page deep in 100k samples costs what the first one does),
-every filter is served by an index of migration 0003 except free text, and totals are
-counted up to a cap.
+every filter is served by an index (migration 0003; free text by the FTS5 index of 0004),
+and totals are counted up to a cap.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from assay.trace.query import COUNT_CAP, like_pattern, reason_clause
+from assay.trace.query import COUNT_CAP, reason_clause, text_clause
 from assay.trace.view import has_table
 
 PAGE_SIZE = 50
@@ -43,7 +43,7 @@ class SampleFilter:
         return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
 
 
-def _where(f: SampleFilter) -> tuple[list[str], list[Any]]:
+def _where(conn: sqlite3.Connection, f: SampleFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     for column, value in (("status", f.status), ("op", f.op), ("round", f.round)):
@@ -65,8 +65,8 @@ def _where(f: SampleFilter) -> tuple[list[str], list[Any]]:
         args.append(f.score_max)
     if f.q:
         text = f.q.strip()
-        match = "messages LIKE ? ESCAPE '\\'"
-        args.append(like_pattern(text))
+        match, extra = text_clause(conn, "samples_text", "rowid", ("messages",), text)
+        args += extra
         if HEX_ID.match(text):
             match = f"({match} OR (id >= ? AND id < ?))"
             args += [text, text[:-1] + chr(ord(text[-1]) + 1)]
@@ -78,7 +78,7 @@ def sample_page(conn: sqlite3.Connection, filters: SampleFilter, *, after: int |
                 before: int | None = None, limit: int = PAGE_SIZE) -> dict[str, Any]:
     """One page of samples in insertion order: after a rowid (next page), before one (previous), or the first."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    clauses, args = _where(filters)
+    clauses, args = _where(conn, filters)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     total = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM samples{where} LIMIT ?)", (*args, COUNT_CAP + 1)).fetchone()[0]
     page_clauses, page_args, order = list(clauses), list(args), "ASC"
