@@ -162,7 +162,7 @@ def time_pages(directory: Path, facts: dict[str, object], repeat: int) -> dict[s
 
 def time_cli(directory: Path, facts: dict[str, object], repeat: int) -> dict[str, float]:
     from assay.session.session import Runtime
-    from assay.cli.trace import trace_report
+    from assay.pipeline.trace_report import trace_report
 
     cases = {"assay trace (summary)": {}, "assay trace --round 3": {"round": 3},
              "assay trace --reason duplicate_of": {"reason": "duplicate_of"},

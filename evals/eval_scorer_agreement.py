@@ -55,7 +55,7 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
 def model_key(model: str | None) -> str:
     """Names the model in the cache: a GGUF (the default one too) by file name and size."""
     if model is None or model.endswith(".gguf"):
-        from assay.llm.local_model import find_gguf
+        from assay.core.model_files import find_gguf
 
         gguf = Path(model) if model else find_gguf()
         return f"{gguf.name}:{gguf.stat().st_size}"

@@ -56,9 +56,8 @@ def rank_auroc(selected: np.ndarray, labels: np.ndarray) -> float:
 
 
 def score_alpaca(limit: int | None) -> Path:
-    from assay.cli.render import console
     from assay.core.config import Config
-    from assay.cli.score import run_score
+    from assay.pipeline.score_samples import run_score
     from assay.session.session import Runtime
 
     source = DATA / "alpaca_5000.json"
@@ -69,7 +68,7 @@ def score_alpaca(limit: int | None) -> Path:
     out = work / "scored.jsonl"
     run_score(source, out, config=Config(), runtime=Runtime(env={"ASSAY_HOME": str(work / "home")}), session_dir=None,
               skip_invalid=False, methods=("exact", "minhash"), decontam=(), ifd=False, ifd_model=None, embed=True,
-              clusters=None, console=console)
+              clusters=None)
     return out
 
 
@@ -141,7 +140,7 @@ def main() -> None:
     if not (DATA / "alpagasus_claude_t45.json").is_file():
         sys.exit(f"reference data not found under {DATA} (see ../shared/data/README.md)")
 
-    from assay.cli.select import prepare_pool
+    from assay.pipeline.select_samples import prepare_pool
     from assay.tools.selection import select
     from assay.tools.selection.summary import describe
 

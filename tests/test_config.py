@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.core.config import load_config
+from assay.core.config_sources import load_config
 from assay.core.errors import ConfigError
 
 RECIPE = """
@@ -68,3 +68,54 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
         load_config(recipe(tmp_path, "[targets\nsize=1"))
     with pytest.raises(ConfigError, match="recipe file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_nested_env_values_reach_every_section(tmp_path: Path) -> None:
+    env = {"ASSAY_JUDGE__MAX_ATTEMPTS": "2", "ASSAY_LLM__STRUCTURED_OUTPUT": "prompt", "ASSAY_STORE__DEVICE": "cpu",
+           "ASSAY_TARGETS__TOPICS": '["sql", "go"]', "ASSAY_HOME": str(tmp_path), "PATH": "/bin"}
+    config = load_config(env=env)
+    assert config.judge.max_attempts == 2 and config.llm.structured_output == "prompt"
+    assert config.store.device == "cpu" and config.targets.topics == ["sql", "go"]
+    assert config.model_fields_set == {"judge", "llm", "store", "targets"}  # ASSAY_HOME is not a setting
+
+
+def test_each_layer_beats_the_one_below_key_by_key(tmp_path: Path) -> None:
+    path = recipe(tmp_path, "[judge]\nmax_attempts = 4\n[llm]\nconcurrency = 2\ntimeout_s = 9\nseed = 7\n")
+    env = {"ASSAY_LLM__CONCURRENCY": "3", "ASSAY_LLM__TIMEOUT_S": "30"}
+    config = load_config(path, env=env, overrides={"llm.timeout_s": 60.0})
+    assert config.llm.seed == 7 and config.judge.max_attempts == 4  # recipe over defaults
+    assert config.llm.concurrency == 3  # environment over recipe
+    assert config.llm.timeout_s == 60.0  # flag over environment
+    assert config.llm.max_attempts == 5 and "max_attempts" not in config.llm.model_fields_set  # still a default
+
+
+def test_assay_model_is_a_shorthand_the_full_name_and_flags_beat() -> None:
+    assert load_config(env={"ASSAY_MODEL": "a/one"}).models.default == "a/one"
+    assert load_config(env={"ASSAY_MODEL": "a/one", "ASSAY_MODELS__DEFAULT": "a/two"}).models.default == "a/two"
+    assert load_config(env={"ASSAY_MODEL": "a/one"}, overrides={"models.default": "a/three"}).models.default == "a/three"
+
+
+def test_only_the_given_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_BUDGET__MAX_USD", "7")
+    assert load_config(env={}).budget.max_usd is None
+
+
+def test_env_errors_name_the_variable_and_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"environment \(ASSAY_JUDGE__MAX_ATTEMPTS\): judge.max_attempts: .*greater"):
+        load_config(env={"ASSAY_JUDGE__MAX_ATTEMPTS": "0"})
+    with pytest.raises(ConfigError, match=r"environment \(ASSAY_LLM__CONCURENCY\): llm.concurency: Extra inputs"):
+        load_config(env={"ASSAY_LLM__CONCURENCY": "4"})
+    with pytest.raises(ConfigError, match=r"environment \(ASSAY_BUGDET__MAX_USD\): bugdet: Extra inputs"):
+        load_config(env={"ASSAY_BUGDET__MAX_USD": "4"})  # an unknown section is an error too, not ignored
+    with pytest.raises(ConfigError, match=r"environment: .*\"targets\".*ASSAY_TARGETS__TOPICS: not valid JSON"):
+        load_config(env={"ASSAY_TARGETS__TOPICS": "sql"})  # a list is given as JSON
+
+
+def test_errors_from_several_sources_name_each(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(recipe(tmp_path, "[budget]\nmax_rounds = 0\n"), env={"ASSAY_LLM__SEED": "x"},
+                    overrides={"targets.size": 0})
+    assert str(caught.value).split("; ") == [
+        f"recipe {tmp_path / 'assay.toml'}: budget.max_rounds: Input should be greater than or equal to 1",
+        "environment (ASSAY_LLM__SEED): llm.seed: Input should be a valid integer, unable to parse string as an integer",
+        "command-line flags: targets.size: Input should be greater than or equal to 1"]

@@ -13,8 +13,10 @@ from langgraph.types import Command
 from assay.llm.budget import BudgetLedger
 from assay.core.config import Budget, Config, Targets
 from assay.graphs.curation import build_curation_graph, route_plan
-from assay.graphs.deps import CurationDeps, RunOptions
-from assay.graphs.state import CurationState, Plan, checkpoint_serializer
+from assay.core.plan import Plan
+from assay.graphs.state import CurationState, checkpoint_serializer
+from assay.pipeline.deps import CurationDeps, RunOptions
+from assay.report.write import write_report
 from assay.session.proposals import decide, proposals
 from assay.core.records import Status
 from assay.session.session import Session
@@ -66,10 +68,10 @@ def open_session(tmp_path: Path, runtime: Any, targets: Targets, budget: Budget 
 
 async def run_graph(session: Session, options: RunOptions, *, saver: InMemorySaver | None = None,
                     resume: Any = None) -> tuple[CurationState, Any]:
-    graph = build_curation_graph(CurationDeps(session=session, options=options)).compile(
-        checkpointer=saver or InMemorySaver(serde=checkpoint_serializer()))
+    graph = build_curation_graph().compile(checkpointer=saver or InMemorySaver(serde=checkpoint_serializer()))
+    deps = CurationDeps(session=session, options=options, write_report=write_report)
     thread = {"configurable": {"thread_id": "t"}, "recursion_limit": 200}
-    await graph.ainvoke(CurationState() if resume is None else resume, thread)
+    await graph.ainvoke(CurationState() if resume is None else resume, thread, context=deps)
     snapshot = await graph.aget_state(thread)
     return CurationState.model_validate(snapshot.values), snapshot
 
@@ -209,3 +211,17 @@ def test_route_plan_selects_on_every_stop() -> None:
     assert route_plan(CurationState(plan=Plan(action="repair", rationale="x"))) == "repair"
     assert route_plan(CurationState(plan=Plan(action="repair", rationale="x"), stop_reason="budget_spent")) == "select"
     assert route_plan(CurationState(plan=Plan(action="finish", rationale="x"))) == "select"
+
+
+async def test_measure_runs_once_a_round_and_plan_reads_it_from_the_state(tmp_path, runtime, pool, monkeypatch) -> None:
+    import assay.pipeline.measure as measuring
+
+    real, calls = measuring.measure, []
+    monkeypatch.setattr(measuring, "measure", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    world = CurationWorld(low_forever=True)
+    session, _ = open_session(tmp_path, runtime, Targets(size=18, quality_floor=3.0), world=world)
+    state, _ = await run_graph(session, RunOptions(inputs=[str(pool)], repair_batch=1, expand_batch=1, cluster_min=1))
+    planned = session.conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
+    assert len(state.history) >= 2 and planned == len(state.history) + 1  # the rounds, and the closing one
+    assert len(calls) == planned  # one measurement per round, taken by measure and carried to plan
+    assert state.measurement is not None and state.measurement.metrics == state.metrics

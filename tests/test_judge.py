@@ -9,7 +9,7 @@ import pytest
 
 from assay.agents.injection import detect_injection
 from assay.agents.judge import DEFAULT_RUBRIC, added_by_detector, Criterion, JudgeVerdict, judge_pair, judge_sample, verdict_type
-from assay.core.config import load_config
+from assay.core.config_sources import load_config
 from assay.core.errors import ConfigError
 from assay.llm.transport import CompletionRequest, FatalError
 from assay.core.records import Message, Sample

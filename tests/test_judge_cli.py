@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from rich.progress import Progress
 
-from assay.core.config import load_config
-from assay.cli.judge import VerifyOptions, run_judge
+from assay.core.config_sources import load_config
+from assay.pipeline.judge_samples import run_judge
+from assay.pipeline.judge_verify import VerifyOptions
 from assay.pipeline.judge_pairs import read_pairs
 from assay.core.errors import AssayError, InputError
 from assay.testing.scripted import ScriptedTransport
@@ -103,7 +103,7 @@ def judge_run(tmp_path: Path, transport: ScriptedTransport, **config: object) ->
     data.write_text("".join(json.dumps(r) + "\n" for r in POOL[:6]))
     out = tmp_path / "out.jsonl"
     report = run_judge(data, out, config=load_config(overrides=config), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path)}),
-                       session_dir=None, pairwise=False, limit=None, progress=Progress(disable=True), transport=transport)
+                       session_dir=None, pairwise=False, limit=None, transport=transport)
     return report, rows(out), tmp_path / "out.jsonl.session" / "session.db"
 
 
@@ -123,6 +123,23 @@ def test_a_failed_call_is_counted_and_traced_not_fatal(tmp_path: Path) -> None:
     actions = dict(conn.execute("SELECT action, COUNT(*) FROM decisions GROUP BY action").fetchall())
     assert actions == {"judged": 5, "judge_failed": 1}
     assert report["calls"] == 7  # one repair attempt for the failed sample
+
+
+def test_progress_goes_to_the_callers_callback_one_step_per_sample(tmp_path: Path) -> None:
+    # The service draws nothing: it starts a task through the callback and advances it per sample judged.
+    started: list[tuple[str, int | None]] = []
+    steps: list[int] = []
+
+    def start(description: str, total: int | None):  # noqa: ANN202 - a StartTask
+        started.append((description, total))
+        return steps.append
+
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in POOL[:6]))
+    report = run_judge(data, tmp_path / "out.jsonl", config=load_config(), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path)}),
+                       session_dir=None, pairwise=False, limit=None, progress=start,
+                       transport=ScriptedTransport(default=scripted_verdicts))
+    assert started == [("judging", report["total"])] and steps == [1] * report["total"]
 
 
 def test_a_spent_budget_stops_cleanly_with_the_work_written(tmp_path: Path) -> None:
@@ -148,7 +165,7 @@ def test_verify_adds_factuality_per_sample(tmp_path: Path) -> None:
     data.write_text("".join(json.dumps(r) + "\n" for r in POOL[:3]))
     out = tmp_path / "out.jsonl"
     report = run_judge(data, out, config=load_config(), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path)}),
-                       session_dir=None, pairwise=False, limit=None, progress=Progress(disable=True),
+                       session_dir=None, pairwise=False, limit=None,
                        verify=VerifyOptions(), transport=ScriptedTransport(default=scripted_with_claims))
     assert report["verify"] == {"verified": 3, "no_claims": 0, "failed": 0, "mean_factuality": 0.5,
                                 "labels": {"supported": 3, "unverifiable": 3}}
@@ -170,7 +187,7 @@ def test_reference_problems_are_named_before_any_work(tmp_path: Path) -> None:
     for name in ("wiki", "manuals"):
         client.get_or_create_collection(name, embedding_function=None)
     run = dict(config=load_config(), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path)}), session_dir=None, limit=None,
-               progress=Progress(disable=True), transport=ScriptedTransport())
+               transport=ScriptedTransport())
     for options, message in [(VerifyOptions(str(tmp_path / "nowhere")), "not a Chroma folder"),
                              (VerifyOptions(str(tmp_path / "refs")), "--collection: manuals, wiki"),
                              (VerifyOptions(str(tmp_path / "refs"), "papers"), "--collection: manuals, wiki")]:
@@ -196,7 +213,7 @@ def test_verify_against_a_chroma_reference_collection(tmp_path: Path) -> None:
     data.write_text(json.dumps(POOL[0]) + "\n")
     transport = ScriptedTransport(default=scripted_with_claims)
     run_judge(data, tmp_path / "out.jsonl", config=load_config(), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path)}),
-              session_dir=None, pairwise=False, limit=None, progress=Progress(disable=True),
+              session_dir=None, pairwise=False, limit=None,
               verify=VerifyOptions(str(tmp_path / "refs"), k=1), transport=transport)
     (request,) = [r for r in transport.requests if r.schema_name == "ClaimVerdicts"]
     assert "Reference passages:" in request.messages[1]["content"]

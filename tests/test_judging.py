@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assay.core.config import Config
-from assay.graphs.deps import CurationDeps, RunOptions
+from assay.pipeline.deps import CurationDeps, RunOptions
 from assay.session.judgements import latest_judgements
 from assay.pipeline.judging import judge_pool, sample_per_cluster
 from assay.llm.transport import CompletionRequest

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from assay.llm.local_model import LOCAL_MODEL_NAME, find_gguf, register_local_provider  # noqa: E402
+from assay.core.model_files import find_gguf  # noqa: E402
+from assay.llm.local_model import LOCAL_MODEL_NAME, register_local_provider  # noqa: E402
 
 
 def test_find_gguf_returns_existing_file() -> None:

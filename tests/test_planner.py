@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from assay.agents.planner import PlannerChoice, check_choice, llm_plan
-from assay.graphs.measure import Measurement
-from assay.graphs.planner import PlanningInput, allowed_actions, made_progress, policy_plan
-from assay.graphs.state import Plan, RoundRecord, TargetStatus
+from assay.agents.planner import PlannerChoice
+from assay.core.plan import Measurement, Plan, RoundRecord, TargetStatus
+from assay.pipeline.plan_round import llm_plan
+from assay.pipeline.planning import PlanningInput, allowed_actions, check_choice, made_progress, policy_plan
 from assay.prompts import load_prompt
 from assay.testing.scripted import scripted_context
 

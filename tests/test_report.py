@@ -12,8 +12,10 @@ import pytest
 
 from assay.session.judgements import Judgement, record_judgements
 from assay.core.records import Message, Origin, Sample, Status
-from assay.report.data import collect, write_report
+from assay.report.data import collect
 from assay.report.charts import bin_counts
+from assay.report.pool_map import pca_2d
+from assay.report.write import write_report
 from assay.session.session import Session
 from assay.graphs.state import CurationState, RoundRecord, TargetStatus
 from assay.trace.log import CallRecord
@@ -188,7 +190,7 @@ def test_every_piece_of_session_text_is_escaped(built: tuple[Session, CurationSt
     session, state = built
     page = write_report(session, state, tmp_path / "report.html").read_text(encoding="utf-8")
     assert EVIL not in page and "<script" not in page
-    escaped = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"  # markupsafe's escape (Jinja2 autoescape)
     # in the input file name, the stop message, the round rationale and the drop reason
     assert page.count(escaped) >= 4
     checked(page)
@@ -241,7 +243,7 @@ def test_one_sample_maps_to_one_point(session: Session, tmp_path: Path) -> None:
 
 def test_a_large_pool_is_subsampled_deterministically(session: Session, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("assay.report.data.MAP_LIMIT", 40)
+    monkeypatch.setattr("assay.report.pool_map.MAP_LIMIT", 40)
     pool = [sample(f"question {i}", f"answer {i}") for i in range(70)]
     upsert_vectors(session, pool, np.random.default_rng(0).normal(size=(len(pool), 16)).astype(np.float32))
     session.store.set_status([s.id for s in pool[:20]], Status.DROPPED, "duplicate_of:x")
@@ -259,3 +261,19 @@ def test_drop_families_past_the_top_few_share_one_row(session: Session, monkeypa
     drops = collect(session, CurationState()).drops
     assert [(d.family, d.count) for d in drops] == [("duplicate_of", 2), ("other (2 families)", 2)]
     assert drops[1].example in ("truncated, refusal", "refusal, truncated")
+
+
+def test_pca_2d_projects_onto_the_directions_of_most_variance() -> None:
+    rng = np.random.default_rng(0)
+    spread = rng.normal(size=(200, 3)) * [10.0, 3.0, 0.0]  # variance 100 : 9 : 0 along the axes
+    xy, explained = pca_2d(spread + [5.0, -2.0, 7.0])
+    assert xy.shape == (200, 2)
+    assert np.allclose(xy.mean(axis=0), 0.0)  # centred
+    for axis in (0, 1):  # the first component follows the widest axis, the second the next
+        assert abs(np.corrcoef(xy[:, axis], spread[:, axis])[0, 1]) > 0.99
+    assert explained[0] > 0.85 and 0.05 < explained[1] < 0.15 and sum(explained) == pytest.approx(1.0)
+    # fewer dimensions than two, or no spread at all: zero-padded, nothing explained past what exists
+    line, share = pca_2d(np.array([[0.0], [1.0], [3.0]]))
+    assert np.allclose(line[:, 1], 0.0) and share == (pytest.approx(1.0), 0.0)
+    point, none = pca_2d(np.ones((1, 8)))
+    assert np.allclose(point, 0.0) and none == (0.0, 0.0)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from assay.core.errors import AssayError
-from assay.cli.select import SelectOptions, parse_quotas, run_select
+from assay.cli.select import parse_quotas
+from assay.pipeline.select_samples import SelectOptions, run_select
 from tests.test_cli import assay
 
 TOPICS = ["math", "arithmetic", "poetry", "history", "cooking"]

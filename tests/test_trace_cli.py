@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from assay.cli.app import app
 from assay.session.db import connect, migrations
 from assay.core.errors import AssayError
-from assay.cli.trace import trace_report, trace_views
+from assay.cli.trace import trace_views
+from assay.pipeline.trace_report import trace_report
 from assay.trace.view import sample_history
 from tests.conftest import fixed_runtime
 from tests.session_factory import BuiltSession, build_session

@@ -72,7 +72,9 @@ def test_run_display_shows_model_text_as_text() -> None:
 
 
 def test_judge_score_ingest_and_model_check_views_show_text() -> None:
-    from assay.cli.render import ingest_table, model_check_view, score_view
+    from assay.cli.ingest import ingest_table
+    from assay.cli.models import model_check_view
+    from assay.cli.score import score_view
     from assay.cli.judge_view import judge_view
 
     report = {"mode": "pointwise", "dry_run": False, "judged": 1, "total": 2, "failed": 1, "errors": {HOSTILE: 1},
@@ -89,8 +91,8 @@ def test_judge_score_ingest_and_model_check_views_show_text() -> None:
     ingest = SimpleNamespace(files=[SimpleNamespace(path=HOSTILE, shape=SimpleNamespace(format="alpaca", container=HOSTILE),
                                                     valid=1, invalid=0, repeats=0)],
                              added=1, already_present=0, rejects_path=HOSTILE, invalid=1)
-    session = SimpleNamespace(samples=SimpleNamespace(count=lambda: 1), dir=HOSTILE)
-    assert_shown_as_text(drawn(ingest_table(ingest, session)))  # type: ignore[arg-type]
+    outcome = SimpleNamespace(report=ingest, samples=1, directory=HOSTILE)
+    assert_shown_as_text(drawn(ingest_table(outcome)))  # type: ignore[arg-type]
     result = SimpleNamespace(ok=False, error=HOSTILE, raw=HOSTILE, prompt_tokens=1, completion_tokens=1, cost_usd=0.0,
                              call_ids=[1], cached=False)
     checked = SimpleNamespace(model=HOSTILE, dry_run=False, seconds=0.1, result=result, correct=False)
@@ -143,7 +145,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, o
         session.trace.event("plan", HOSTILE, {"rationale": HOSTILE}, round=1)
         from assay.graphs.state import CurationState
 
-        from assay.report.data import write_report
+        from assay.report.write import write_report
 
         report = write_report(session, CurationState(stop_message=HOSTILE), directory / "report.html")
         return directory, {"seed": seed.id, "call": call, "report": report}
@@ -152,7 +154,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, o
 
 
 def test_trace_views_show_text(hostile: tuple[Path, dict[str, object]]) -> None:
-    from assay.cli.trace import trace_report, trace_views
+    from assay.cli.trace import trace_views
+    from assay.pipeline.trace_report import trace_report
 
     directory, ids = hostile
     for options in ({}, {"sample": ids["seed"]}, {"round": 1}, {"reason": "judge_failed"}, {"grep": "INST"}):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from assay.agents.rewriter import Rewrite, apply_rewrite
 from assay.pipeline.export import export_session
+from assay.report.write import write_report
 from assay.graphs.state import CurationState
 from assay.pipeline.ingest import read_inputs, store_inputs
 from assay.session.proposals import decide, proposals, propose, sample_payload
@@ -62,7 +63,7 @@ def rows(path: Path) -> list[dict]:
 
 def test_export_keeps_formats_user_fields_sources_and_rejected_rewrites(tmp_path: Path, session) -> None:
     made = build(tmp_path, session)
-    written = export_session(session, CurationState())
+    written = export_session(session, CurationState(), write_report=write_report)
     curated, rejected, lineage = rows(written["curated"]), rows(written["rejected"]), rows(written["lineage"])
 
     # A rewrite inherits its parent's own fields; each sample is written in its own format.
@@ -98,6 +99,6 @@ def test_export_keeps_formats_user_fields_sources_and_rejected_rewrites(tmp_path
 
 def test_a_second_export_is_identical(tmp_path: Path, session) -> None:
     build(tmp_path, session)
-    first = {k: Path(v).read_text() for k, v in export_session(session, CurationState()).items() if k != "report"}
-    second = {k: Path(v).read_text() for k, v in export_session(session, CurationState()).items() if k != "report"}
+    first = {k: Path(v).read_text() for k, v in export_session(session, CurationState(), write_report=write_report).items() if k != "report"}
+    second = {k: Path(v).read_text() for k, v in export_session(session, CurationState(), write_report=write_report).items() if k != "report"}
     assert first == second

@@ -15,8 +15,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from assay.core.config import Targets
 from assay.graphs.curation import build_curation_graph
-from assay.graphs.deps import CurationDeps, RunOptions
 from assay.graphs.state import CurationState, checkpoint_serializer
+from assay.pipeline.deps import CurationDeps, RunOptions
+from assay.report.write import write_report
 from assay.llm.transport import FatalError
 from assay.session.proposals import proposals
 from assay.core.records import Status
@@ -32,9 +33,10 @@ class Killed(BaseException):
 
 async def drive(session: Session, options: RunOptions, saver: InMemorySaver, *, first: bool) -> CurationState:
     """Run the graph (from the start, or on from its last checkpoint, as `assay resume` does)."""
-    graph = build_curation_graph(CurationDeps(session=session, options=options)).compile(checkpointer=saver)
+    graph = build_curation_graph().compile(checkpointer=saver)
+    deps = CurationDeps(session=session, options=options, write_report=write_report)
     thread = {"configurable": {"thread_id": "t"}, "recursion_limit": 200}
-    await graph.ainvoke(CurationState() if first else None, thread)
+    await graph.ainvoke(CurationState() if first else None, thread, context=deps)
     return CurationState.model_validate((await graph.aget_state(thread)).values)
 
 
@@ -178,10 +180,10 @@ def expand_items(session: Session) -> list[tuple[int | None, str | None, str | N
 
 
 async def test_a_kill_between_two_expansion_jobs_reruns_only_the_unfinished_ones(tmp_path, runtime) -> None:
-    import assay.pipeline.expansion
+    import assay.graphs.expansion
 
     targets = Targets(size=25, quality_floor=3.0, coverage=1.0)
-    real = assay.pipeline.expansion.expand
+    real = assay.graphs.expansion.expand
     runs: dict[str, tuple[Session, FlakyWorld]] = {}
     for name in ("clean", "killed"):
         (tmp_path / name).mkdir()
@@ -207,7 +209,7 @@ async def test_a_kill_between_two_expansion_jobs_reruns_only_the_unfinished_ones
             return await real(agents, *args, **kwargs)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(assay.pipeline.expansion, "expand", job)
+            patch.setattr(assay.graphs.expansion, "expand", job)
             if name == "killed":
                 with pytest.raises(Killed):
                     await drive(session, options, saver, first=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.core.config import Budget, Config, JudgeSettings, Targets
-from assay.graphs.deps import RunOptions
+from assay.pipeline.deps import RunOptions
 from assay.session.judgements import judge_attempts, latest_judgements
 from assay.llm.transport import Completion, CompletionRequest, TransientError
 from assay.core.records import Status

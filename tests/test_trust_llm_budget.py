@@ -231,17 +231,15 @@ async def test_an_answer_is_cached_before_its_call_is_marked_ok(session: Session
 def test_assay_judge_refuses_an_unpriced_usd_budget_before_the_session_exists(tmp_path: Path) -> None:
     import json
 
-    from rich.progress import Progress
-
-    from assay.core.config import load_config
-    from assay.cli.judge import run_judge
+    from assay.core.config_sources import load_config
+    from assay.pipeline.judge_samples import run_judge
     from tests.conftest import fixed_runtime
 
     data = tmp_path / "in.jsonl"
     data.write_text(json.dumps({"instruction": "Say hi", "output": "hi"}) + "\n")
     fake = ScriptedTransport(default=GOOD)
     run = dict(runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path / "home")}), session_dir=None, pairwise=False, limit=None,
-               progress=Progress(disable=True), transport=fake)
+               transport=fake)
     config = load_config(overrides={"models.default": "openai/self-hosted-xyz", "budget.max_usd": 0.5})
     with pytest.raises(ConfigError, match="no known price"):
         run_judge(data, tmp_path / "out.jsonl", config=config, **run)

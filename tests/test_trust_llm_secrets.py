@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from rich.progress import Progress
 
-from assay.core.config import Config, load_config
-from assay.cli.judge import run_judge
+from assay.core.config import Config
+from assay.core.config_sources import load_config
+from assay.pipeline.judge_samples import run_judge
 from assay.llm.transport import FatalError
 from assay.session.session import Session
 from assay.testing.openai_server import OpenAIWireServer, Reply
@@ -75,7 +75,7 @@ def test_assay_judge_output_and_db_hold_no_echoed_key(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     # The key is in no environment the writer knows: only its shape gives it away.
     run_judge(data, out, config=load_config(), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path / "home")}),
-              session_dir=None, pairwise=False, limit=None, progress=Progress(disable=True),
+              session_dir=None, pairwise=False, limit=None,
               transport=ScriptedTransport(default=FatalError(ECHO)))
     written = out.read_text()
     assert '"error"' in written and REDACTED in written
@@ -88,7 +88,7 @@ def test_assay_judge_output_and_db_hold_no_echoed_key(tmp_path: Path) -> None:
 
 
 async def test_models_check_shows_no_echoed_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assay.cli.render import model_check_view
+    from assay.cli.models import model_check_view
     from assay.pipeline.model_check import run_model_check
 
     monkeypatch.setenv("OPENAI_API_KEY", FULL_KEY)  # litellm sends it; the writer's runtime env does not hold it

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from assay.core.config import Config, load_config
+from assay.core.config import Config
+from assay.core.config_sources import load_config
 from assay.core.errors import AssayError
-from assay.graphs.deps import RunOptions
+from assay.pipeline.deps import RunOptions
 from assay.session.registry import register, registered
 from assay.cli.run import RUN_OPTIONS_META
 from assay.session.session import Runtime, Session

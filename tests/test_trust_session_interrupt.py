@@ -14,7 +14,7 @@ import pytest
 
 from assay.core.config import Config, Targets
 from assay.core.errors import AssayError
-from assay.graphs.deps import RunOptions
+from assay.pipeline.deps import RunOptions
 from assay.cli.run import export_missing, resume_run, start_run
 from tests.conftest import EXAMPLES, fixed_runtime
 from tests.test_curation_graph import write_pool

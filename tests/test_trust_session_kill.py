@@ -20,7 +20,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from assay.core.config import Config, Targets
 from assay.session.embeddings import Embedder
-from assay.graphs.deps import RunOptions
+from assay.pipeline.deps import RunOptions
 from assay.cli.run import drive, export_missing
 from assay.session.session import Session
 from assay.testing.scripted import ScriptedTransport, scripted_gateway

@@ -194,7 +194,7 @@ def test_reading_never_writes_the_session(own: BuiltSession) -> None:
     for path in ("/", "/samples?status=dropped", f"/samples/{own.rewrite}", "/review", "/api/summary", "/decisions?q=x"):
         ok(c, path)
     assert digest(own.dir) == before
-    viewer = c.app.app.state.viewer  # type: ignore[attr-defined]
+    viewer = c.app.state.viewer  # type: ignore[attr-defined]
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         viewer.conn.execute("DELETE FROM samples")
 

@@ -11,7 +11,7 @@ elimination rules throw away failed evolutions before anything more is paid for 
 
 This module plans a parent's hop (`plan_hop`) and runs one candidate through evolve →
 eliminate → reflect → respond → eliminate (`synthesize_candidate`); the orchestration over
-seeds, screening and judging is `assay.pipeline.expansion`.
+seeds, screening and judging is the expansion subgraph, `assay.graphs.expansion`.
 """
 
 from __future__ import annotations

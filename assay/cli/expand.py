@@ -1,172 +1,63 @@
-"""The work behind `assay expand`: find seeds, expand, write what passed, summarise."""
+"""`assay expand`: grow samples for a request (AIDE multi-hop synthesis), then show what was kept and why."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
-import numpy as np
+import typer
 
-from assay.agents.base import AgentContext
-from assay.core.config import Config
-from assay.core.errors import AssayError
-from assay.pipeline.expansion import CandidateScreen, ExpandOptions, ExpansionAgents, ExpansionReport, expand
-from assay.core.formats import sample_to_record
-from assay.core.records import FormatName, Sample, Status
-from assay.pipeline.scoring import VectorCache
-from assay.session.session import Runtime, Session, session_for_output
+from assay.cli.options import (DecontamOpt, DedupOpt, DryRunOpt, ModelOpt, PriceOpt, RecipeOpt, dedup_methods,
+                               price_settings, recipe_config, runtime)
 
-ASSAY_KEY = "_assay"
 DRY_RUN_NOTE = ("dry run: every answer is a placeholder and every score a random number, so about a quarter of the "
                 "candidates fall below --min-relevance even after their repair, and most of the rest below "
                 "--min-quality. This checks the path end to end, not the quality.")
 
 
-@dataclass(frozen=True)
-class Seeds:
-    """Where the expansion starts: the seeds, the pool new samples must differ from, and its format."""
+def expand(
+    request: Annotated[str, typer.Argument(help='What to grow, in words: "200 hard multi-step SQL debugging questions".')],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the kept samples go (.jsonl, .json or .parquet), in the seeds' format.")],
+    pool: Annotated[Optional[Path], typer.Option("--pool", help="Sample file to take the nearest seeds from (and to dedup against).")] = None,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Existing session: seeds from its store; new samples are added to it.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Samples to keep.")] = 10,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds taken from the pool or session.")] = 4,
+    depth: Annotated[int, typer.Option("--depth", min=0, help="Hops of reasoning/concrete/constraint rewrites (AIDE's K).")] = 2,
+    persona_depth: Annotated[int, typer.Option("--persona-depth", min=0, help="Hops of the persona branch.")] = 1,
+    breadth: Annotated[int, typer.Option("--breadth", min=1, help="Attributes (and personas) expanded per parent.")] = 2,
+    ops: Annotated[str, typer.Option("--ops", help="Comma-separated: reasoning, concrete, constraint, persona.")] = "reasoning,concrete,constraint,persona",
+    persona: Annotated[Optional[list[str]], typer.Option("--persona", help="Also write as this persona (repeatable).")] = None,
+    min_quality: Annotated[float, typer.Option("--min-quality", min=1, max=5, help="Judge score a sample needs (1-5).")] = 3.5,
+    min_relevance: Annotated[int, typer.Option("--min-relevance", min=1, max=10, help="Relevance to the seed (1-10) below which a candidate is repaired once, then dropped.")] = 6,
+    decontam: DecontamOpt = None,
+    dedup: DedupOpt = "exact,minhash,semantic",
+    no_embed: Annotated[bool, typer.Option("--no-embed", help="No embeddings: seeds by shared words, no semantic dedup.")] = False,
+    max_calls: Annotated[Optional[int], typer.Option("--max-calls", min=0, help="Stop after this many LLM calls (writing what passed).")] = None,
+    model: ModelOpt = None,
+    price: PriceOpt = None,
+    dry_run: DryRunOpt = False,
+    recipe: RecipeOpt = None,
+) -> None:
+    """Grow new samples for a request (AIDE multi-hop synthesis), screen and judge them, write what passed."""
+    from assay.agents.synthesizer import SynthOptions
+    from assay.cli.render import console
+    from assay.graphs.expansion import expand as run_expansion
+    from assay.pipeline.expand_request import run_expand
+    from assay.pipeline.expansion import ExpandOptions
 
-    seeds: list[Sample]
-    reference: list[Sample]
-    vectors: VectorCache | None
-    fmt: FormatName
-
-
-def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, pool: Path | None,
-               session_dir: Path | None, options: ExpandOptions, n_seeds: int, decontam: tuple[Path, ...],
-               dedup: tuple[str, ...], embed: bool, console: Any) -> dict[str, Any]:
-    """Expand for `request`, write the kept samples to `out`; returns the summary for the CLI."""
-    if pool is not None and session_dir is not None:
-        raise AssayError("give --pool or --session, not both: the seeds come from one of them")
-    if not request.strip():
-        raise AssayError("the request is empty: describe the samples to grow, e.g. \"50 hard SQL debugging questions\"")
-    started = time.perf_counter()
-    if session_dir is not None:
-        session = Session.open(session_dir, runtime, config, create=False)
-    else:
-        session = session_for_output(out, None, runtime, config)
-    config = session.config  # the session's recipe, with this command's own settings laid over it
+    config = recipe_config(recipe, **{"models.default": model, "dry_run": dry_run or None, "budget.max_calls": max_calls,
+                                      **price_settings(price)})
     try:
-        with console.status("finding seeds…"):
-            found = _find_seeds(session if session_dir is not None else None, pool, request, n_seeds, embed, config)
-        screen = CandidateScreen(found.reference, dedup_methods=tuple(m for m in dedup if embed or m != "semantic"),
-                                 vectors=found.vectors, decontam=decontam, seed=config.llm.seed)
-        roles = ("synthesizer", "decomposer", "judge")
-        agents = ExpansionAgents(*(AgentContext.for_session(session, role) for role in roles))
-        with console.status(f"expanding with {agents.synthesizer.model} (see the trace for every call)…"):
-            report = asyncio.run(expand(agents, request, found.seeds, screen, session.trace, options, fmt=found.fmt))
-        written = _write(out, report, found.fmt)
-        if session_dir is not None:
-            _record_in_session(session, report)
-    finally:
-        session.close()
-    summary = report.summary()
-    summary.update(seed_instructions=[s.instruction for s in found.seeds], out=str(out), written=written,
-                   seconds=time.perf_counter() - started, session=str(session.dir), dry_run=config.dry_run,
-                   model=agents.synthesizer.model, pool=str(pool) if pool else None)
-    return summary
-
-
-def _find_seeds(session: Session | None, pool: Path | None, request: str, k: int, embed: bool, config: Config) -> Seeds:
-    """Seeds from the session's store, else from the pool file, else none (the request alone)."""
-    if session is not None:
-        return _seeds_from_session(session, request, k, embed)
-    if pool is not None:
-        return _seeds_from_pool(pool, request, k, embed, config)
-    return Seeds([], [], _embedder_cache(config) if embed else None, "alpaca")
-
-
-def _seeds_from_pool(pool: Path, request: str, k: int, embed: bool, config: Config) -> Seeds:
-    from assay.pipeline.ingest import read_inputs
-
-    read = read_inputs([pool], skip_invalid=False, max_record_bytes=int(config.store.max_record_mb * 1e6))
-    shape = read.files[0].shape
-    samples = read.samples
-    if not samples:
-        raise AssayError(f"{pool}: no samples to take seeds from")
-    fmt: FormatName = shape.format if shape else "alpaca"
-    if not embed:
-        return Seeds(_nearest_by_words(samples, request, k), samples, None, fmt)
-    cache = _embedder_cache(config)
-    vectors = cache.encode([s.text() for s in samples])
-    query = cache.encode([request])[0]
-    order = np.argsort(-(vectors @ query), kind="stable")
-    return Seeds(_clean_first([samples[i] for i in order], k), samples, cache, fmt)
-
-
-def _clean_first(ranked: list[Sample], k: int) -> list[Sample]:
-    """The first `k` samples the heuristic screen keeps: a defective seed (merged, truncated …) breeds defects."""
-    from assay.tools.heuristics import HeuristicScreen
-
-    screen = HeuristicScreen()
-    return [s for s in ranked[: k * 5] if screen.assess(s).keep][:k]
-
-
-def _seeds_from_session(session: Session, request: str, k: int, embed: bool) -> Seeds:
-    store = session.store
-    reference = list(session.samples.iter())
-    if not reference:
-        raise AssayError(f"{session.dir}: the session holds no samples to take seeds from; `assay ingest` some first")
-    hits = store.query_text(request, k, where={"status": {"$ne": Status.DROPPED.value}})
-    seeds = store.get([h.id for h in hits])
-    vectors = None
-    if embed:
-        ids = [s.id for s in reference]
-        vectors = VectorCache([s.text() for s in reference], store.vectors(ids), store.embedder.encode)
-    origin = seeds[0].origin if seeds else None
-    return Seeds(seeds, reference, vectors, origin.format if origin else "alpaca")
-
-
-def _embedder_cache(config: Config) -> VectorCache:
-    """An encoder that remembers what it embedded (the model loads on first use)."""
-    from assay.session.embeddings import Embedder
-
-    embedder = Embedder(config.store.embedding_model, device=config.store.device,
-                        batch_size=config.store.embedding_batch_size)
-    return VectorCache([], np.zeros((0, 0), dtype=np.float32), embedder.encode)
-
-
-def _nearest_by_words(samples: list[Sample], request: str, k: int) -> list[Sample]:
-    """Without embeddings: the samples sharing the most content words with the request."""
-    from assay.agents.elimination import content_words
-
-    wanted = content_words(request)
-    overlap = [len(wanted & content_words(s.instruction)) for s in samples]
-    order = sorted(range(len(samples)), key=lambda i: -overlap[i])
-    return _clean_first([samples[i] for i in order], k)
-
-
-def _write(out: Path, report: ExpansionReport, fmt: FormatName) -> int:
-    from assay.core.readers import container_of_name
-    from assay.core.writers import write_records
-
-    rows = []
-    for kept in report.kept:
-        row = {key: value for key, value in sample_to_record(kept.sample, fmt).items() if key != ASSAY_KEY}
-        row[ASSAY_KEY] = {"id": kept.sample.id, "parent_ids": list(kept.sample.parent_ids), "op": kept.op,
-                          "hop": kept.hop, "seed_id": kept.seed_id, "topic": kept.topic,
-                          "attributes": list(kept.attributes), "persona": kept.sample.tags.get("persona", [None])[0],
-                          "relevance": kept.relevance, "judge_overall": kept.judge_overall}
-        rows.append(row)
-    return write_records(out, rows, container_of_name(out))
-
-
-def _record_in_session(session: Session, report: ExpansionReport) -> None:
-    """Store the new samples in the session: kept ones active, rejected ones dropped with their reason.
-
-    Only samples this call added change status: a rejected exact copy of a stored sample (or
-    of a kept twin) must not drop the original.
-    """
-    kept = {k.sample.id: k.sample for k in report.kept}
-    rejected = {r.sample.id: r for r in report.rejected if r.sample is not None and r.sample.id not in kept}
-    added = set(session.store.add([*kept.values(), *(r.sample for r in rejected.values())]))
-    for sample_id, rejection in rejected.items():
-        if sample_id in added:
-            session.store.set_status([sample_id], Status.DROPPED, rejection.reason)
-    session.store.set_scores({i: s.scores for i, s in kept.items() if i in added})
+        synth = SynthOptions(depth=depth, persona_depth=persona_depth, breadth=breadth, min_relevance=min_relevance,
+                             ops=tuple(o.strip() for o in ops.split(",") if o.strip()))
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--ops/--depth/--breadth") from None
+    options = ExpandOptions(n=n, synth=synth, min_quality=min_quality, personas=tuple(persona or ()), rubric=config.judge.rubric)
+    methods = dedup_methods(dedup)
+    summary = run_expand(request, out, config=config, runtime=runtime(), pool=pool, session_dir=session, options=options,
+                         n_seeds=seeds, decontam=tuple(decontam or ()), dedup=methods, embed=not no_embed,
+                         expand=run_expansion, status=console.status)
+    console.print(expand_view(summary))
 
 
 def expand_view(summary: dict[str, Any]) -> Any:

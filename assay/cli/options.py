@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 if TYPE_CHECKING:
-    from assay.graphs.deps import RunOptions
+    from assay.core.config import Config
+    from assay.pipeline.deps import RunOptions
+    from assay.session.session import Runtime
 
 SessionDir = Annotated[Path, typer.Option("--session", "-s", help="Session folder (created if new).")]
 RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="TOML recipe: targets, budgets, models.")]
@@ -26,6 +28,22 @@ PriceOpt = Annotated[Optional[float], typer.Option("--price-usd-per-1k-tokens", 
 
 # RunOptions fields whose flag is not simply the field's name with dashes.
 _FLAG_OF_FIELD = {"selection": "--select", "review": "--review"}
+
+
+def recipe_config(recipe: Path | None, **flags: object) -> Config:
+    """The command's settings: defaults < the recipe file < ASSAY_* environment < these flags."""
+    import os
+
+    from assay.core.config_sources import load_config
+
+    return load_config(recipe, env=os.environ, overrides=flags)
+
+
+def runtime() -> Runtime:
+    """The real clock, ids and environment: they enter here and nowhere else."""
+    from assay.session.session import Runtime
+
+    return Runtime()
 
 
 def price_settings(price: float | None) -> dict[str, float | None]:
@@ -59,7 +77,7 @@ def run_options(**fields: Any) -> RunOptions:
     from pydantic import ValidationError
 
     from assay.core.errors import AssayError
-    from assay.graphs.deps import RunOptions
+    from assay.pipeline.deps import RunOptions
 
     try:
         return RunOptions(**fields)

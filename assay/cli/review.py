@@ -4,57 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-from rich.table import Table
+import typer
 
-from assay.core.errors import AssayError
-from assay.session.proposals import Proposal, decide, proposals
-from assay.core.safe_text import cells
-from assay.session.session import Runtime, Session
+if TYPE_CHECKING:
+    from assay.session.proposals import Proposal
 
 
-def review(directory: Path, runtime: Runtime, *, approve: Sequence[int], reject: Sequence[int], approve_all: bool,
-           reject_all: bool, note: str | None, by: str) -> tuple[list[Proposal], dict[str, int]]:
-    """Apply the decisions asked for; returns the items still pending and how many changed."""
-    if approve_all and reject_all:
-        raise AssayError("choose --approve-all or --reject-all, not both")
-    session = Session.open_read_only(directory, runtime)
-    config = session.config
-    session.close()
-    opened = Session.open(directory, runtime, config, create=False)
-    try:
-        pending = proposals(opened.conn, status="pending")
-        known = {p.id for p in pending}
-        unknown = sorted((set(approve) | set(reject)) - known)
-        if unknown:
-            raise AssayError(f"no pending review items with ids {unknown}; pending: {sorted(known) or 'none'}")
-        clash = sorted(set(approve) & set(reject))
-        if clash:
-            raise AssayError(f"items {clash} are both approved and rejected")
-        approve_ids = sorted(known) if approve_all else list(approve)
-        reject_ids = sorted(known) if reject_all else list(reject)
-        changed = {"approved": 0, "rejected": 0}
-        late: list[int] = []
-        by_id = {p.id: p for p in pending}
-        # One transaction: each item is decided and traced together, and only when the decision
-        # took effect; an item someone else decided since our read undoes the whole call.
-        with opened.conn:
-            for verdict, ids in (("approved", approve_ids), ("rejected", reject_ids)):
-                for item in ids:
-                    if not decide(opened.conn, runtime.clock, [item], verdict, by=by, note=note):
-                        late.append(item)
-                        continue
-                    changed[verdict] += 1
-                    proposal = by_id[item]
-                    opened.trace.decision(proposal.sample_id or proposal.parent_id, "review", f"item_{verdict}",
-                                          reason=f"review item {item} ({proposal.kind}) {verdict} by {by}"
-                                          + (f": {note}" if note else ""), round=proposal.round)
-            if late:
-                raise AssayError(f"review items {sorted(late)} were decided meanwhile by someone else; nothing was "
-                                 "changed, run the review again")
-        return proposals(opened.conn, status="pending"), changed
-    finally:
-        opened.close()
+def review(
+    session: Annotated[Path, typer.Argument(help="Session folder of a `--review` run.")],
+    approve: Annotated[Optional[list[int]], typer.Option("--approve", help="Approve these item ids (repeatable).")] = None,
+    reject: Annotated[Optional[list[int]], typer.Option("--reject", help="Reject these item ids (repeatable).")] = None,
+    approve_all: Annotated[bool, typer.Option("--approve-all", help="Approve every pending item.")] = False,
+    reject_all: Annotated[bool, typer.Option("--reject-all", help="Reject every pending item.")] = False,
+    note: Annotated[Optional[str], typer.Option("--note", help="Why (kept with the decision).")] = None,
+) -> None:
+    """List pending review items, or approve / reject them; then `assay resume` continues."""
+    from assay.cli.options import runtime
+    from assay.cli.render import console
+    from assay.pipeline.review import review as decide_items
+
+    left, changed = decide_items(session, runtime(), approve=approve or [], reject=reject or [], approve_all=approve_all,
+                                 reject_all=reject_all, note=note, by=reviewer_name())
+    if any(changed.values()):
+        console.print(f"approved {changed['approved']}, rejected {changed['rejected']}")
+    console.print(pending_table(left))
+    if not left:
+        console.print(f"nothing pending: continue with `assay resume {session}`")
 
 
 def reviewer_name() -> str:
@@ -67,8 +44,12 @@ def reviewer_name() -> str:
         return "cli"
 
 
-def pending_table(items: Sequence[Proposal]) -> Table:
+def pending_table(items: Sequence[Proposal]) -> Any:
     """The pending items, one row each."""
+    from rich.table import Table
+
+    from assay.core.safe_text import cells
+
     table = Table(title=f"{len(items)} pending review item{'s' if len(items) != 1 else ''}")
     for column in ("id", "round", "kind", "sample", "from", "summary"):
         table.add_column(column)

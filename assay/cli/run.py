@@ -15,8 +15,8 @@ from typing import Any
 
 from assay.core.config import Config
 from assay.core.errors import AssayError, RunInterrupted
-from assay.graphs.deps import CurationDeps, RunOptions
 from assay.graphs.state import CurationState, checkpoint_serializer
+from assay.pipeline.deps import CurationDeps, RunOptions
 from assay.session.session import Runtime, Session, is_session
 
 RUN_OPTIONS_META = "run_options"
@@ -116,13 +116,15 @@ async def drive(session: Session, options: RunOptions, emit: Any, *, resume: boo
     from langgraph.types import Command
 
     from assay.graphs.curation import build_curation_graph
+    from assay.report.write import write_report
 
     position = position or Position()
-    deps = CurationDeps(session=session, options=options, emit=emit)
+    # The graph's runtime context: given on every invocation, never checkpointed.
+    deps = CurationDeps(session=session, options=options, emit=emit, write_report=write_report)
     thread = {"configurable": {"thread_id": session.id}, "recursion_limit": RECURSION_LIMIT}
     async with aiosqlite.connect(str(Path(session.dir) / CHECKPOINTS)) as checkpoints:
         saver = AsyncSqliteSaver(checkpoints, serde=checkpoint_serializer())
-        graph = build_curation_graph(deps).compile(checkpointer=saver)
+        graph = build_curation_graph().compile(checkpointer=saver)
         snapshot = await graph.aget_state(thread)
         position.before = snapshot.next[0] if snapshot.next else None
         start: Any = CurationState()
@@ -150,7 +152,7 @@ async def drive(session: Session, options: RunOptions, emit: Any, *, resume: boo
         if go:
             # "sync": each checkpoint is on disk before the next node starts changing the session,
             # so a kill leaves the session DB at most the node in progress ahead of its checkpoint.
-            async for update in graph.astream(start, thread, stream_mode="updates", durability="sync"):
+            async for update in graph.astream(start, thread, context=deps, stream_mode="updates", durability="sync"):
                 for node in update:
                     if not node.startswith("__"):
                         position.after = node

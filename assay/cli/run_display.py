@@ -48,7 +48,7 @@ class RunDisplay:
                                              str(data["rationale"])))
         elif kind == "note":
             self.console.print(plain(data["message"], "yellow"))
-        elif kind in ("ingested", "judged", "repaired", "applied", "selected"):
+        elif kind in ("ingested", "judged", "repaired", "applied", "tagged", "selected"):
             self.console.print(plain(f"   {kind}: " + ", ".join(f"{k} {v}" for k, v in data.items()
                                                               if v is not None and not isinstance(v, dict))))
         elif kind == "expanded":

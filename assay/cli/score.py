@@ -1,90 +1,78 @@
-"""The work behind `assay score`: read, embed once, screen in stages, write, summarise."""
+"""`assay score`: screen a file with the LLM-free tools, then show kept and dropped, stages and scores."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
-import numpy as np
+import typer
 
-from assay.core.config import Config
-from assay.pipeline.ingest import read_inputs
-from assay.pipeline.scored_output import injection_flags, summary, write_scored
-from assay.pipeline.scoring import ScoreOptions, VectorCache, score_pool
-from assay.session.session import Runtime, Session
+from assay.cli.options import DecontamOpt, DedupOpt, RecipeOpt, dedup_methods, recipe_config, runtime
 
 
-def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, session_dir: Path | None,
-              skip_invalid: bool, methods: tuple[str, ...], decontam: tuple[Path, ...], ifd: bool,
-              ifd_model: str | None, embed: bool, clusters: int | None, console: Any) -> dict[str, Any]:
-    """Score one file; returns the summary (also recorded in the session when one is given)."""
-    from assay.cli.render import progress_bar
+def score(
+    path: Annotated[Path, typer.Argument(help="Sample file (any supported format).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Scored output: .jsonl, .json or .parquet, in the input's record format plus an _assay object.")],
+    ifd: Annotated[bool, typer.Option("--ifd", help="Also score instruction-following difficulty with a small causal LM (slow on CPU).")] = False,
+    ifd_model: Annotated[Optional[str], typer.Option("--ifd-model", help="Hugging Face causal LM path for IFD (default: the embedded SmolLM2).")] = None,
+    decontam: DecontamOpt = None,
+    dedup: DedupOpt = "exact,minhash",
+    no_embed: Annotated[bool, typer.Option("--no-embed", help="Skip embeddings (and so clusters, novelty, semantic dedup, paraphrase decontamination).")] = False,
+    clusters: Annotated[Optional[int], typer.Option("--clusters", help="Number of k-means clusters (default: about sqrt(N/2)).")] = None,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Also record the results in this session (created if new).")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Keep going past invalid records.")] = False,
+    recipe: RecipeOpt = None,
+) -> None:
+    """Screen samples with the LLM-free tools: heuristics, dedup, decontamination, IFD, clusters."""
+    from assay.cli.render import console, progress_from_first_task
+    from assay.pipeline.score_samples import run_score
 
-    started = time.perf_counter()
-    read = read_inputs([path], skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
-    shape = read.files[0].shape
-    samples = read.samples
-    options = ScoreOptions(dedup=methods, decontam=decontam, ifd=ifd, ifd_model=ifd_model, embed=embed,
-                           clusters=clusters, seed=config.llm.seed)
-    session = Session.open(session_dir, runtime, config, create=True) if session_dir else None
-    vectors, embed_seconds = None, 0.0
-    with progress_bar() as progress:
-        if embed and samples:
-            task = progress.add_task("embedding", total=len(samples))
-            embed_started = time.perf_counter()
-            vectors = _embed(samples, session, config, lambda n: progress.advance(task, n))
-            embed_seconds = time.perf_counter() - embed_started
-        current: dict[str, Any] = {}
-
-        def on_stage(name: str, alive: int) -> None:
-            if current:
-                progress.update(current["task"], completed=current["total"])
-            current.update(task=progress.add_task(name, total=alive), total=alive)
-
-        result, cluster_of = score_pool(samples, options, vectors, on_stage=on_stage)
-        if current:
-            progress.update(current["task"], completed=current["total"])
-    injection = injection_flags(samples)
-    written = write_scored(out, result, shape, cluster_of, read.records, injection)
-    if session is not None:
-        from assay.pipeline.screen_session import apply_screen
-
-        apply_screen(session, result, cluster_of)
-        session.close()
-    report = summary(result)
-    report["cluster_table"], report["cluster_entropy"] = _cluster_overview(cluster_of)
-    report.update(
-        path=str(path), out=str(out), written=written, invalid=len(read.invalid), repeats=read.files[0].repeats,
-        embed_seconds=embed_seconds, seconds=time.perf_counter() - started, session=str(session_dir) if session_dir else None,
-        clusters=len(set(cluster_of.values())), injection=sum(bool(hits) for hits in injection.values()),
-    )
-    return report
+    methods = dedup_methods(dedup)
+    config = recipe_config(recipe)
+    with progress_from_first_task() as progress:
+        report = run_score(path, out, config=config, runtime=runtime(), session_dir=session, skip_invalid=skip_invalid,
+                           methods=methods, decontam=tuple(decontam or ()), ifd=ifd, ifd_model=ifd_model,
+                           embed=not no_embed, clusters=clusters, progress=progress)
+    console.print(score_view(report))
 
 
-def _embed(samples: list, session: Session | None, config: Config, advance: Any) -> VectorCache:
-    """Vectors of every sample's text: through the session's store (kept there), or computed here."""
-    texts = [s.text() for s in samples]
-    if session is not None:
-        session.store.add(samples, on_progress=advance)
-        return VectorCache(texts, session.store.vectors([s.id for s in samples]), session.store.embedder.encode)
-    from assay.session.embeddings import Embedder
+def score_view(report: dict[str, Any]) -> Any:
+    """`assay score`'s summary: kept and dropped by reason, stages, score distributions."""
+    from rich.console import Group
+    from rich.table import Table
 
-    embedder = Embedder(config.store.embedding_model, device=config.store.device,
-                        batch_size=config.store.embedding_batch_size)
-    vectors: np.ndarray = embedder.encode(texts, on_batch=advance)
-    return VectorCache(texts, vectors, embedder.encode)
+    from assay.core.safe_text import cells, plain
 
-
-def _cluster_overview(cluster_of: dict[str, int]) -> tuple[list[dict[str, Any]], float | None]:
-    """Per-cluster sizes and shares, and the normalised entropy of the distribution (1 = even)."""
-    if not cluster_of:
-        return [], None
-    from collections import Counter
-
-    from assay.tools.coverage import distribution_entropy
-
-    sizes = Counter(cluster_of.values())
-    total = sum(sizes.values())
-    table = [{"cluster": c, "count": n, "share": n / total} for c, n in sorted(sizes.items(), key=lambda kv: -kv[1])]
-    return table, distribution_entropy(list(cluster_of.values()), max(sizes) + 1).normalised
+    total = report["total"]
+    reasons = Table(title=f"{total} distinct samples")
+    for column in ("outcome", "count", "share"):
+        reasons.add_column(column, justify="left" if column == "outcome" else "right")
+    for reason, count in report["by_reason"].items():
+        reasons.add_row(*cells(reason, count, f"{count / max(total, 1):.1%}"))
+    stages = Table(title="stages")
+    for column in ("stage", "seen", "dropped", "seconds", "samples/s"):
+        stages.add_column(column, justify="left" if column == "stage" else "right")
+    if report["embed_seconds"]:
+        stages.add_row("embedding", str(total), "-", f"{report['embed_seconds']:.1f}", f"{total / report['embed_seconds']:.0f}")
+    for stage in report["stages"]:
+        rate = f"{stage['seen'] / stage['seconds']:.0f}" if stage["seconds"] > 0 else "-"
+        stages.add_row(*cells(stage["name"], stage["seen"], stage["dropped"], f"{stage['seconds']:.1f}", rate))
+    scores = Table(title="scores")
+    for column in ("score", "count", "mean", "p10", "median", "p90"):
+        scores.add_column(column, justify="left" if column == "score" else "right")
+    for name, d in report["scores"].items():
+        scores.add_row(*cells(name, d["count"], *(f"{d[k]:.3g}" for k in ("mean", "p10", "median", "p90"))))
+    lines = [f"wrote {report['written']} records to {report['out']} in {report['seconds']:.1f} s"]
+    if report["repeats"]:
+        lines.append(f"{report['repeats']} records repeated an earlier one exactly: marked duplicate_of in the output")
+    if report["clusters"]:
+        sizes = [row["count"] for row in report["cluster_table"]]
+        lines.append(f"{report['clusters']} clusters over the kept samples: sizes {max(sizes)} largest, "
+                     f"{min(sizes)} smallest; entropy {report['cluster_entropy']:.3f} of an even 1.0")
+    lines.append(f"prompt injection: {report.get('injection', 0)} distinct samples hold text addressed to a grader or a "
+                 "model (listed in _assay.injection; kept, not dropped)")
+    if report["invalid"]:
+        lines.append(f"{report['invalid']} invalid records skipped")
+    if report["session"]:
+        lines.append(f"results recorded in session {report['session']} (see `assay trace`)")
+    return Group(reasons, stages, scores, *(plain(line) for line in lines))

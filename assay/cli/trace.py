@@ -1,60 +1,40 @@
-"""`assay trace DIR`: the session summary, a decision search, or one sample's lineage."""
+"""`assay trace DIR`: the session summary, a decision search, or one sample's lineage, as Rich views or JSON."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
-from rich.console import RenderableType
-
-from assay.trace import query as trace_query, summary as trace_summary, view as trace_view
-from assay.core.errors import AssayError
-from assay.session.session import Runtime, Session
-from assay.trace.log import Redactor
+import typer
 
 
-def redacted(value: Any, redactor: Redactor) -> Any:
-    """The same structure with every string passed through the redactor (the trace was redacted when
-    written; this also catches keys set since, or a trace written by an older assay)."""
-    if isinstance(value, str):
-        return redactor.text(value)
-    if isinstance(value, dict):
-        return {k: redacted(v, redactor) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redacted(v, redactor) for v in value]
-    return value
+def trace(
+    session: Annotated[Path, typer.Argument(help="Session folder.")],
+    sample: Annotated[Optional[str], typer.Option("--sample", help="Show this sample's lineage tree with every decision and the LLM calls behind it (id or unique prefix).")] = None,
+    round_: Annotated[Optional[int], typer.Option("--round", help="Decisions of this round (0 = ingest and screening), with the round's plan.")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Decisions by this agent or tool: judge, rewriter, synthesizer, dedup, review …")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Decisions with this reason code (duplicate_of matches duplicate_of:<id>), and the samples that carry it.")] = None,
+    grep: Annotated[Optional[str], typer.Option("--grep", help="Decisions whose reason, action or sample text contains TEXT.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Decisions shown at most.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Summarise a session's trace by round, search its decisions, or follow one sample through it."""
+    from assay.cli.options import runtime
+    from assay.cli.render import console
+    from assay.pipeline.trace_report import trace_report
+
+    kind, data = trace_report(session, runtime(), sample=sample, round=round_, agent=agent, reason=reason, grep=grep,
+                              limit=limit)
+    if as_json:
+        from assay.core.safe_text import json_text
+
+        sys.stdout.write(json_text(data, indent=2, default=str) + "\n")  # control characters escaped, data unchanged
+        return
+    console.print(trace_views(kind, data, session.expanduser().resolve()))
 
 
-def trace_report(directory: Path, runtime: Runtime, *, sample: str | None = None, round: int | None = None,
-                 agent: str | None = None, reason: str | None = None, grep: str | None = None,
-                 limit: int = 50) -> tuple[str, dict[str, Any]]:
-    """("summary" | "decisions" | "lineage", data): what `assay trace` shows for these options."""
-    session = Session.open_read_only(directory, runtime)
-    try:
-        conn = session.conn
-        if sample is not None:
-            if reason is not None or grep is not None:
-                raise AssayError("--sample shows one lineage; --reason and --grep search decisions: use one or the other")
-            kind, data = "lineage", trace_view.sample_history(conn, sample, agent=agent, round=round)
-        else:
-            filters = trace_query.DecisionFilter(round=round, agent=agent, reason=reason, grep=grep)
-            if filters.active():
-                data = trace_query.find_decisions(conn, filters, limit=limit)
-                if round is not None:
-                    data["round"] = next((r for r in trace_summary.timeline(conn) if r["round"] == round), None)
-                    if data["round"] is None:
-                        raise AssayError(f"this session has no round {round}")
-                if reason is not None:
-                    data["samples_with_reason"] = trace_query.samples_with_reason(conn, reason)
-                kind = "decisions"
-            else:
-                kind, data = "summary", trace_summary.summary(conn)
-        return kind, redacted(data, session.redactor)
-    finally:
-        session.close()
-
-
-def trace_views(kind: str, data: dict[str, Any], directory: Path) -> RenderableType:
+def trace_views(kind: str, data: dict[str, Any], directory: Path) -> Any:
     """The rich rendering of a trace report."""
     from assay.cli.trace_render import decisions_view, lineage_view, summary_view
 

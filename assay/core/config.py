@@ -1,24 +1,19 @@
 """Configuration: targets, budgets, models per agent role, LLM and store settings.
 
 Sources, later winning: defaults, a TOML recipe file, the environment (ASSAY_MODEL, and
-ASSAY_<SECTION>__<KEY> such as ASSAY_BUDGET__MAX_USD=5), then command-line flags.
+ASSAY_<SECTION>__<KEY> such as ASSAY_BUDGET__MAX_USD=5), then command-line flags. They are
+layered in assay.core.config_sources (`load_config`); this module holds only the models.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass as checked_dataclass
 
-from assay.core.errors import ConfigError
-
 AgentRole = Literal["judge", "decomposer", "rewriter", "synthesizer", "planner"]
-ENV_PREFIX = "ASSAY_"
 
 
 class _Section(BaseModel):
@@ -132,6 +127,14 @@ class JudgeSettings(_Section):
         return rubric
 
 
+class TagSettings(_Section):
+    """Skill tags for MIG selection: `assay run --select mig` tags the samples it selects among."""
+
+    enabled: bool = Field(True, description="tag the candidates before MIG selection (one LLM call each); "
+                                            "false (or --no-tags): MIG selects on cluster labels")
+    max_tags: int = Field(5, ge=1, le=10, description="skill tags per sample at most")
+
+
 class Config(_Section):
     """Everything a session is configured with."""
 
@@ -141,72 +144,5 @@ class Config(_Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    tags: TagSettings = Field(default_factory=TagSettings)
     dry_run: bool = False
-
-
-def load_config(
-    recipe: str | Path | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Config:
-    """Merge defaults, recipe, environment and flag overrides (dotted keys, None = not given)."""
-    merged: dict[str, Any] = {}
-    if recipe is not None:
-        _merge(merged, _read_recipe(Path(recipe)), origin=str(recipe))
-        _validate(merged, f"recipe {recipe}")
-    env_values = _from_env(env or {})
-    _merge(merged, env_values, origin="environment")
-    _validate(merged, "environment (ASSAY_…)")
-    flags = {key: value for key, value in (overrides or {}).items() if value is not None}
-    _merge(merged, _nest(flags), origin="flags")
-    return _validate(merged, "command-line flags")
-
-
-def _read_recipe(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: recipe file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-
-
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if env.get("ASSAY_MODEL"):
-        values["models.default"] = env["ASSAY_MODEL"]
-    for name, value in env.items():
-        if name.startswith(ENV_PREFIX) and "__" in name:
-            section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
-            values[f"{section}.{key}"] = value
-    return _nest(values)
-
-
-def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for dotted, value in flat.items():
-        node = nested
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return nested
-
-
-def _merge(into: dict[str, Any], new: Mapping[str, Any], *, origin: str) -> None:
-    for key, value in new.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value, origin=origin)
-        else:
-            into[key] = dict(value) if isinstance(value, Mapping) else value
-
-
-def _validate(data: Mapping[str, Any], origin: str) -> Config:
-    try:
-        return Config.model_validate(data)
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
-        raise ConfigError(f"{origin}: {problems}") from None

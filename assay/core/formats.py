@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.core.record_writing import ConversionError, sample_to_record  # writing lives there; re-exported
-from assay.core.records import FormatName, Message, Origin, Sample
+from assay.core.records import CONTENT_KEYS, FormatName, Message, Origin, Sample
 
 SHAREGPT_ROLES = {
     "human": "user", "user": "user",
@@ -21,12 +21,6 @@ SHAREGPT_ROLES = {
     "system": "system",
 }  # fmt: skip
 OPENAI_ROLES = ("system", "user", "assistant")
-# The keys that hold a record's conversation; every other key is the user's own (id, category...).
-CONTENT_KEYS: dict[str, frozenset[str]] = {
-    "alpaca": frozenset({"instruction", "input", "output", "system", "history"}),
-    "sharegpt": frozenset({"conversations", "system"}),
-    "openai": frozenset({"messages"}),
-}
 
 
 class FieldProblem(ValueError):

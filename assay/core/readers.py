@@ -13,16 +13,17 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from assay.core import json_values
 from assay.core.errors import InputError
 from assay.core.formats import FieldProblem, detect_format, record_to_sample
 from assay.core.json_values import ValueProblem
+from assay.core.raw_input import GZIP_MAGIC, Invalid, open_bytes, too_big  # Invalid: re-exported for callers
+from assay.core.readers_array import json_array
 from assay.core.records import FormatName, Sample
 
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
-GZIP_MAGIC = b"\x1f\x8b"
 Container = str  # "json" | "jsonl" | "parquet"
 
 
@@ -32,14 +33,6 @@ class Read:
 
     sample: Sample
     line: int
-
-
-@dataclass(frozen=True)
-class Invalid:
-    """A record that could not be read, with where and why, and its raw text."""
-
-    error: InputError
-    raw: str
 
 
 @dataclass(frozen=True)
@@ -83,8 +76,6 @@ def raw_records(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_
     """
     path = Path(path)
     container = container_of(path)
-    from assay.core.readers_array import json_array  # it builds on this module's Invalid
-
     reader = {"json": json_array, "jsonl": _jsonl, "parquet": _parquet}[container]
     return ("row" if container == "parquet" else "line"), _gzip_errors_located(path, reader(path, max_record_bytes))
 
@@ -138,28 +129,12 @@ def read_samples(
     return shape, rest()
 
 
-def too_big(path: Path, line: int, size: int, limit: int, unit: str = "line") -> Invalid:
-    """A record over the size limit, refused without keeping its text."""
-    message = (
-        f"record is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit per record "
-        "(raise it with --max-record-mb)"
-    )
-    return Invalid(InputError(path, line, message, unit=unit), raw=f"<{size} bytes not kept>")
-
-
 def _decode(path: Path, line: int, data: bytes) -> str | Invalid:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         message = f"not valid UTF-8 (byte 0x{data[err.start]:02x} at column {err.start + 1}); save the file as UTF-8"
         return Invalid(InputError(path, line, message), raw=data.decode("utf-8", "backslashreplace"))
-
-
-def open_bytes(path: Path) -> IO[bytes]:
-    """The file's bytes, decompressed when it is gzip."""
-    with path.open("rb") as handle:
-        compressed = handle.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else path.open("rb")
 
 
 def _gzip_errors_located(path: Path, records: Iterator[Any]) -> Iterator[Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from assay.core import json_values
 from assay.core.errors import InputError
 from assay.core.json_values import ValueProblem
-from assay.core.readers import Invalid, open_bytes, too_big
+from assay.core.raw_input import Invalid, open_bytes, too_big
 
 # Structure only: a whole string (any characters, raw control ones included, escapes skipped),
 # a bracket, a brace or a comma; a lone quote is a string that never closes.

@@ -30,8 +30,8 @@ def stored_recipe(directory: Any, data: dict[str, Any]) -> Config:
 def given_settings(config: Config) -> dict[str, Any]:
     """The settings a config was explicitly given, as dotted keys with JSON values.
 
-    `load_config` validates only what a recipe, the environment or a flag supplied, so
-    pydantic's `model_fields_set` tells given settings from defaults.
+    `load_config` (assay.core.config_sources) validates only what a recipe, the environment or
+    a flag supplied, so pydantic's `model_fields_set` tells given settings from defaults.
     """
     dumped = config.model_dump(mode="json")
     found: dict[str, Any] = {}

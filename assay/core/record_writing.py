@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.core.errors import AssayError
-from assay.core.records import FormatName, Message, Origin, Sample
+from assay.core.records import CONTENT_KEYS, FormatName, Message, Origin, Sample
 
 _SHAREGPT_SPEAKER = {"user": "human", "assistant": "gpt", "system": "system"}
 _NAMES = {"alpaca": "Alpaca", "sharegpt": "ShareGPT", "openai": "OpenAI messages"}
@@ -41,8 +41,6 @@ def sample_to_record(sample: Sample, fmt: FormatName | None = None, *, inherit: 
 
 def extra_fields(origin: Origin) -> dict[str, Any]:
     """The user's own fields of a record: everything but the keys holding the conversation."""
-    from assay.core.formats import CONTENT_KEYS
-
     keys = CONTENT_KEYS[origin.format]
     return {k: v for k, v in (origin.record or {}).items() if k not in keys}
 

@@ -18,6 +18,13 @@ Role = Literal["system", "user", "assistant"]
 FormatName = Literal["alpaca", "sharegpt", "openai"]
 ID_HEX_CHARS = 16
 
+# The keys that hold a record's conversation; every other key is the user's own (id, category...).
+CONTENT_KEYS: dict[str, frozenset[str]] = {
+    "alpaca": frozenset({"instruction", "input", "output", "system", "history"}),
+    "sharegpt": frozenset({"conversations", "system"}),
+    "openai": frozenset({"messages"}),
+}
+
 
 class Status(StrEnum):
     """Where a sample stands: still in play, dropped with a reason, or selected."""

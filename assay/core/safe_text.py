@@ -10,7 +10,8 @@ line read differently from what it holds. Every display path shows it inert:
 - `visible_all` applies `visible` to every string of a report before a view draws it;
 - `json_text` writes JSON for machines with every control character escaped (the data unchanged).
 
-HTML pages escape with their own templates (Jinja2 autoescape, `report_charts.e`) after `visible`.
+HTML pages escape with their own templates (Jinja2 autoescape; the report's SVG charts through
+`assay.report.charts.e`) after `visible`.
 """
 
 from __future__ import annotations

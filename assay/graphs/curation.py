@@ -4,9 +4,11 @@
                                                ├─ expand ─┴→ review_gate → apply → screen → …
                                                └─ select → export_gate → export → END
 
-`build_curation_graph(deps)` returns the uncompiled builder: real runs compile it with the
-SQLite checkpointer in the session DB (`assay run`, `assay resume`), tests with an in-memory
-one. The state holds ids and metrics only; samples stay in the session DB.
+`build_curation_graph()` returns the uncompiled builder; its nodes are module functions that
+get the run's dependencies (the session, the options) as LangGraph's runtime context, so the
+graph is invoked with `context=CurationDeps(...)`, on every run and every resume. Real runs
+compile it with the SQLite checkpointer in the session folder (`assay run`, `assay resume`),
+tests with an in-memory one. The state holds ids and metrics only; samples stay in the session DB.
 """
 
 from __future__ import annotations
@@ -15,18 +17,16 @@ from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
-from assay.graphs.deps import CurationDeps
-from assay.graphs.nodes_act import make_apply, make_expand, make_plan, make_repair, make_review_gate
-from assay.graphs.nodes_finish import make_export, make_export_gate, make_select
-from assay.graphs.nodes_pool import make_ingest, make_judge, make_measure, make_screen
+from assay.graphs import nodes_act, nodes_finish, nodes_pool
 from assay.graphs.state import CurationState
+from assay.pipeline.deps import CurationDeps
 
 
 def route_plan(state: CurationState) -> Literal["repair", "expand", "select"]:
     """After planning: act, or (on finish and on every stop) select and export."""
     if state.stop_reason is not None or state.plan is None or state.plan.action in ("finish", "select"):
         return "select"
-    return state.plan.action  # type: ignore[return-value]
+    return "repair" if state.plan.action == "repair" else "expand"
 
 
 def route_export(state: CurationState) -> Literal["export", "__end__"]:
@@ -34,21 +34,21 @@ def route_export(state: CurationState) -> Literal["export", "__end__"]:
     return END if state.stop_reason == "export_rejected" else "export"
 
 
-def build_curation_graph(deps: CurationDeps) -> StateGraph:
-    """The curation graph's builder, its nodes bound to `deps`."""
-    graph = StateGraph(CurationState)
-    graph.add_node("ingest", make_ingest(deps))
-    graph.add_node("screen", make_screen(deps))
-    graph.add_node("judge", make_judge(deps))
-    graph.add_node("measure", make_measure(deps))
-    graph.add_node("plan", make_plan(deps))
-    graph.add_node("repair", make_repair(deps))
-    graph.add_node("expand", make_expand(deps))
-    graph.add_node("review_gate", make_review_gate(deps))
-    graph.add_node("apply", make_apply(deps))
-    graph.add_node("select", make_select(deps))
-    graph.add_node("export_gate", make_export_gate(deps))
-    graph.add_node("export", make_export(deps))
+def build_curation_graph() -> StateGraph:
+    """The curation graph's builder; compile it with a checkpointer, invoke it with `context=deps`."""
+    graph = StateGraph(CurationState, context_schema=CurationDeps)
+    graph.add_node("ingest", nodes_pool.ingest)
+    graph.add_node("screen", nodes_pool.screen)
+    graph.add_node("judge", nodes_pool.judge)
+    graph.add_node("measure", nodes_pool.measure)
+    graph.add_node("plan", nodes_act.plan)
+    graph.add_node("repair", nodes_act.repair)
+    graph.add_node("expand", nodes_act.expand)
+    graph.add_node("review_gate", nodes_act.review_gate)
+    graph.add_node("apply", nodes_act.apply)
+    graph.add_node("select", nodes_finish.select)
+    graph.add_node("export_gate", nodes_finish.export_gate)
+    graph.add_node("export", nodes_finish.export)
     graph.add_edge(START, "ingest")
     graph.add_edge("ingest", "screen")
     graph.add_edge("screen", "judge")

@@ -12,7 +12,8 @@ from assay.core.errors import ConfigError
 from assay.llm.gateway import Gateway, GatewaySettings
 from assay.llm.cache import ResponseCache
 from assay.llm.pricing import Price, require_price
-from assay.llm.transport import DRY_RUN_MODEL, LiteLLMTransport, Transport, resolve_model
+from assay.llm.model_names import DRY_RUN_MODEL
+from assay.llm.transport import LiteLLMTransport, Transport, resolve_model
 from assay.trace.log import Trace
 
 

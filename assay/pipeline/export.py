@@ -11,19 +11,31 @@ rejected: the pool's samples by status, plus proposed samples that never entered
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.core.formats import sample_to_record
-from assay.session.judgements import latest_judgements
-from assay.session.proposals import proposals
 from assay.core.records import Origin, Sample, Status
 from assay.core.writers import write_jsonl
+from assay.pipeline.rounds import close_open_rounds
+from assay.session.judgements import latest_judgements
+from assay.session.proposals import proposals
+
+if TYPE_CHECKING:
+    from assay.pipeline.deps import ReportWriter
 
 CURATED, REJECTED, LINEAGE, REPORT = "curated.jsonl", "rejected.jsonl", "lineage.jsonl", "report.html"
 
 
-def export_session(session: Any, state: Any) -> dict[str, Path]:
-    """Write the four files into the session folder (each atomically); returns their paths."""
+def export_run(deps: Any, state: Any) -> dict[str, Path]:
+    """The run's export: close the last round, then write the files with the run's report writer."""
+    close_open_rounds(deps.session)
+    return export_session(deps.session, state, write_report=deps.write_report)
+
+
+def export_session(session: Any, state: Any, *, write_report: ReportWriter | None) -> dict[str, Path]:
+    """Write curated, rejected and lineage files into the session folder (each atomically), and the
+    report through `write_report` (the report layer's writer, injected: None writes no report);
+    returns their paths."""
     folder = Path(session.dir)
     samples = list(session.samples.iter()) + never_pooled(session)
     by_id = {s.id: s for s in samples}
@@ -32,18 +44,12 @@ def export_session(session: Any, state: Any) -> dict[str, Path]:
     # Anything not selected is rejected: a sample still active at export (after a stop) is not lost either.
     dropped = [s if s.reason else s.model_copy(update={"reason": "not_selected:still_active_at_export"})
                for s in samples if s.status != Status.SELECTED]
-    written = {
-        "curated": folder / CURATED,
-        "rejected": folder / REJECTED,
-        "lineage": folder / LINEAGE,
-        "report": folder / REPORT,
-    }
+    written = {"curated": folder / CURATED, "rejected": folder / REJECTED, "lineage": folder / LINEAGE}
     write_jsonl(written["curated"], (record_of(s, by_id) for s in selected))
     write_jsonl(written["rejected"], (_rejected_record(s, by_id) for s in dropped))
     write_jsonl(written["lineage"], (_lineage_row(s, verdicts.get(s.id)) for s in samples))
-    from assay.report.data import write_report
-
-    write_report(session, state, written["report"])
+    if write_report is not None:
+        written["report"] = write_report(session, state, folder / REPORT)
     session.trace.event("export", f"exported {len(selected)} curated and {len(dropped)} rejected samples",
                         {k: str(v) for k, v in written.items()})
     return written

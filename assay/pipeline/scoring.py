@@ -85,7 +85,7 @@ def _cluster_stage(vectors: VectorCache, options: ScoreOptions) -> Callable[[Seq
         from assay.tools.coverage import ClusterTagger
 
         tagger = ClusterTagger([s.id for s in batch], vectors.encode([s.text() for s in batch]),
-                               n_clusters=options.clusters, seed=options.seed)
+                               embed=vectors.encode, n_clusters=options.clusters, seed=options.seed)
         return tagger(batch)
 
     return run

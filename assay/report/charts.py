@@ -1,16 +1,17 @@
 """Inline SVG charts for the session report: histogram, horizontal bars, scatter.
 
-Each function returns one `<svg>` element as text, every label HTML-escaped, with no
-external reference (no xmlns URL either: inline SVG in HTML5 needs none), so the report
-opens offline. Hover text is an SVG `<title>`, which browsers show without any script.
+Each function returns one `<svg>` element as `Markup` (the report template inserts it as it
+is), built from parts whose every label is escaped by `e`, with no external reference (no
+xmlns URL either: inline SVG in HTML5 needs none), so the report opens offline. Hover text
+is an SVG `<title>`, which browsers show without any script.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
 
 import numpy as np
+from markupsafe import Markup, escape
 
 from assay.core.safe_text import visible
 
@@ -19,9 +20,9 @@ AXIS = "#555"
 GRID = "#e3e3e3"
 
 
-def e(text: object) -> str:
+def e(text: object) -> Markup:
     """HTML-escape any value for text or attribute use, its control characters made visible (`\\x1b`)."""
-    return escape(visible(str(text)), quote=True)
+    return escape(visible(str(text)))
 
 
 def _fmt(value: float) -> str:
@@ -29,7 +30,7 @@ def _fmt(value: float) -> str:
 
 
 def histogram(values: Sequence[float], edges: Sequence[float], *, colour: str, title: str,
-              y_max: float | None = None, width: int = 440, height: int = 230) -> str:
+              y_max: float | None = None, width: int = 440, height: int = 230) -> Markup:
     """Bars of the share (%) of `values` per bin; `y_max` (a share) lets two charts share a scale.
 
     The last bin includes its right edge, so a 5.0 lands in [4.5, 5].
@@ -61,7 +62,7 @@ def histogram(values: Sequence[float], edges: Sequence[float], *, colour: str, t
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{base}" y2="{base}" stroke="{AXIS}"/>')
     parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 2}" text-anchor="middle" fill="{AXIS}">'
                  f'judge overall score</text></svg>')
-    return "".join(parts)
+    return Markup("".join(parts))  # every label in parts went through e()
 
 
 def bin_counts(values: Sequence[float], edges: Sequence[float]) -> list[int]:
@@ -73,7 +74,7 @@ def bin_counts(values: Sequence[float], edges: Sequence[float]) -> list[int]:
 
 
 def hbars(items: Sequence[tuple[str, float]], *, colour: str, title: str, width: int = 560,
-          label_chars: int = 30) -> str:
+          label_chars: int = 30) -> Markup:
     """Horizontal bars, one per (label, value), in the order given."""
     row_h, upper, left, right = 20, 24, 8 + 6.2 * label_chars, 56
     height = upper + row_h * max(len(items), 1) + 6
@@ -93,12 +94,12 @@ def hbars(items: Sequence[tuple[str, float]], *, colour: str, title: str, width:
     if not items:
         parts.append(f'<text x="{left:.1f}" y="{upper + 13}" fill="{AXIS}">nothing to show</text>')
     parts.append("</svg>")
-    return "".join(parts)
+    return Markup("".join(parts))  # every label in parts went through e()
 
 
 def scatter(xy: np.ndarray, groups: Sequence[str], colours: Mapping[str, str], *, title: str,
             hover: Sequence[str] | None = None, legend: Mapping[str, str] | None = None, width: int = 760,
-            height: int = 480, draw_order: Sequence[str] = ()) -> str:
+            height: int = 480, draw_order: Sequence[str] = ()) -> Markup:
     """A scatter of 2-D points coloured by group, with a legend (`legend`: group -> label, default "group (n)").
 
     Groups in `draw_order` are drawn last, in that order, so the ones that matter stay on top.
@@ -129,4 +130,4 @@ def scatter(xy: np.ndarray, groups: Sequence[str], colours: Mapping[str, str], *
                      f'<text x="{x + 14}" y="{height - 6}">{e(label)}</text>')
         x += 24 + 7 * len(label)
     parts.append("</svg>")
-    return "".join(parts)
+    return Markup("".join(parts))  # every label in parts went through e()

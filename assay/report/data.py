@@ -1,7 +1,8 @@
 """The session report (`report.html`): what the session aimed for, did, spent and produced.
 
 `collect` reads the session DB (plus one fetch of stored embeddings for the pool map) into
-a `ReportData`; `assay.report.html.render` turns it into one self-contained HTML file.
+a `ReportData`, and renders nothing; `assay.report.html.render` turns it into one
+self-contained HTML page, and `assay.report.write.write_report` writes that page.
 Everything is read with a handful of grouped queries, so a 5,000-sample session reports in
 about a second.
 """
@@ -11,14 +12,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
+from assay.report.pool_map import PoolMap, pool_map_of
 
-from assay.core.writers import atomic_text
-
-MAP_LIMIT = 3000
 DROP_FAMILIES = 20
 
 
@@ -57,17 +54,6 @@ class DropRow:
     stage: str
 
 
-@dataclass(frozen=True)
-class PoolMap:
-    """A 2-D PCA projection of (a seeded subsample of) the stored embeddings."""
-
-    xy: np.ndarray
-    statuses: list[str]
-    hover: list[str]
-    total: int
-    explained: tuple[float, float]
-
-
 @dataclass
 class ReportData:
     """Everything the report shows, gathered from the session."""
@@ -95,17 +81,6 @@ class ReportData:
     budget: dict[str, Any] = field(default_factory=dict)
 
 
-def write_report(session: Any, state: Any, path: str | Path) -> Path:
-    """Write the session's report.html (atomically); returns its path."""
-    from assay.report.html import render
-
-    path = Path(path)
-    page = render(collect(session, state))
-    with atomic_text(path) as handle:
-        handle.write(page)
-    return path
-
-
 def collect(session: Any, state: Any) -> ReportData:
     """Read everything the report shows from the session DB, the store and the loop state."""
     conn = session.conn
@@ -116,7 +91,7 @@ def collect(session: Any, state: Any) -> ReportData:
         [r["id"] for r in rows if r["status"] == "active"], "active pool (nothing selected yet)")
     first = _verdicts(conn, first=True)
     seeds = [r["id"] for r in rows if r["op"] == "seed"]
-    pool_map, map_note = _pool_map(session, rows, latest)
+    pool_map, map_note = pool_map_of(session, rows, latest)
     return ReportData(
         session_id=str(session.meta("session_id", "")), created_at=str(session.meta("created_at", "")),
         version=str(session.meta("assay_version", "")), inputs=_inputs(conn),
@@ -231,62 +206,3 @@ def _costs(conn: Any, key: str) -> list[CostRow]:
              f" GROUP BY {key} ORDER BY {order}")
     return [CostRow("—" if r[0] is None else str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]),
                     float(r[6])) for r in conn.execute(query)]
-
-
-def _pool_map(session: Any, rows: list[Any], quality: dict[str, float]) -> tuple[PoolMap | None, str]:
-    """PCA of the stored embeddings of a seeded subsample (at most MAP_LIMIT points), or why there is none."""
-    if not rows:
-        return None, "the session holds no samples"
-    chosen = rows
-    if len(rows) > MAP_LIMIT:
-        rng = np.random.default_rng(int(session.config.llm.seed))
-        chosen = [rows[i] for i in np.sort(rng.choice(len(rows), MAP_LIMIT, replace=False))]
-    ids, vectors = _stored_vectors(session.store, [r["id"] for r in chosen])
-    if len(ids) == 0:
-        return None, "no stored embeddings"
-    by_id = {r["id"]: r for r in chosen}
-    xy, explained = pca_2d(vectors)
-    hover = [_hover(by_id[i], quality.get(i)) for i in ids]
-    return PoolMap(xy, [by_id[i]["status"] for i in ids], hover, len(rows), explained), ""
-
-
-def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """The first two principal components of the rows, and the share of variance each explains.
-
-    Eigen-decomposes the d×d covariance rather than taking the SVD of the n×d matrix, on one
-    BLAS thread: for 3,000 MiniLM vectors that takes a tenth of a second, where a busy
-    machine's thread pool made it take seconds.
-    """
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn
-
-    centred = np.asarray(vectors, dtype=np.float64) - vectors.mean(axis=0)
-    dims = min(2, centred.shape[1])
-    xy = np.zeros((len(centred), 2))
-    with threadpool_limits(1):
-        values, axes = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
-        xy[:, :dims] = centred @ axes[:, ::-1][:, :dims]
-    total = float(values.clip(min=0).sum())
-    shares = [float(v) / total if total > 0 else 0.0 for v in values[::-1][:dims]] + [0.0, 0.0]
-    return xy, (shares[0], shares[1])
-
-
-def _stored_vectors(store: Any, ids: list[str]) -> tuple[list[str], np.ndarray]:
-    """The embeddings of these ids in one fetch; ids the store lacks are left out."""
-    try:
-        return ids, store.vectors(ids)
-    except KeyError:  # some ids have no vector (samples stored before their embedding): keep those that do
-        got = store.collection.get(ids=ids, include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
-        kept = [i for i in ids if i in by_id]
-        if not kept:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        return kept, np.asarray([by_id[i] for i in kept], dtype=np.float32)
-
-
-def _hover(row: Any, quality: float | None) -> str:
-    text = f"{row['id']} · {row['status']}"
-    if row["reason"]:
-        text += f" · {row['reason'][:80]}"
-    if quality is not None:
-        text += f" · quality {quality:.2f}"
-    return text

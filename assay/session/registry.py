@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from assay.core.writers import atomic_text
 
 if TYPE_CHECKING:
-    from assay.session.session import Runtime
+    from assay.session.runtime import Runtime
 
 
 def registry_path(runtime: Runtime) -> Path:

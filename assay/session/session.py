@@ -8,13 +8,7 @@ through `Runtime`, never read from globals.
 from __future__ import annotations
 
 import json
-import os
 import random
-import sys
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,21 +17,11 @@ from assay import __version__
 from assay.core.config import AgentRole, Config
 from assay.session.db import connect
 from assay.core.errors import AssayError
+from assay.session.runtime import Runtime  # re-exported: callers take it from here
 from assay.session.samples import SampleTable
-from assay.trace.log import Clock, Redactor, Trace
+from assay.trace.log import Redactor, Trace
 
 DB_NAME = "session.db"
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Sources of non-determinism, chosen once at the edge (the CLI) and passed down."""
-
-    clock: Clock = field(default=lambda: datetime.now(UTC))
-    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:12])
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    # Where a command's one-line notes go (a setting that differs from the session's recipe).
-    note: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
 
 def is_session(directory: Path) -> bool:

@@ -292,15 +292,15 @@ class ClusterTagger:
 
     Built once over the pool's ids and vectors (clustered here unless a Clustering is
     given). A pool member reuses its stored vector and label and skips itself in the
-    novelty search; any other sample (a rewrite, a synthesis) is embedded with `embed`
-    and joins its nearest centroid.
+    novelty search; any other sample (a rewrite, a synthesis) is embedded with `embed` (the
+    caller's embedder, the one that made `vectors`) and joins its nearest centroid.
     """
 
     name = "cluster_tagger"
 
     def __init__(
-        self, ids: Sequence[str], vectors: np.ndarray, *, clustering: Clustering | None = None,
-        embed: Callable[[list[str]], np.ndarray] | None = None, neighbours: int = 1,
+        self, ids: Sequence[str], vectors: np.ndarray, *, embed: Callable[[list[str]], np.ndarray],
+        clustering: Clustering | None = None, neighbours: int = 1,
         n_clusters: int | None = None, seed: int = 0,
     ) -> None:
         self.vectors = unit_rows(vectors)
@@ -312,10 +312,9 @@ class ClusterTagger:
         self._embed = embed
 
     @classmethod
-    def from_samples(cls, pool: Sequence[Sample], embed: Callable[[list[str]], np.ndarray] | None = None,
+    def from_samples(cls, pool: Sequence[Sample], embed: Callable[[list[str]], np.ndarray],
                      **options: object) -> ClusterTagger:
-        """Embed the pool's texts (with `embed`, or the default Embedder) and build the tagger."""
-        embed = embed or _default_embed()
+        """Embed the pool's texts with `embed` and build the tagger."""
         return cls([s.id for s in pool], embed([s.text() for s in pool]), embed=embed, **options)  # type: ignore[arg-type]
 
     def __call__(self, batch: Sequence[Sample]) -> list[Assessment]:
@@ -324,7 +323,6 @@ class ClusterTagger:
         known = rows >= 0
         batch_vectors[known] = self.vectors[rows[known]]
         if not known.all():
-            self._embed = self._embed or _default_embed()
             unknown = np.flatnonzero(~known)
             batch_vectors[unknown] = unit_rows(self._embed([batch[i].text() for i in unknown]))
         scores = novelty(batch_vectors, self.vectors, self.neighbours, exclude=rows)
@@ -334,8 +332,3 @@ class ClusterTagger:
             labels[~known] = np.argmax(batch_vectors[~known] @ self.clustering.centroids.T, axis=1)
         return [Assessment(scores={"novelty": float(v), "cluster": float(c)}) for v, c in zip(scores, labels)]
 
-
-def _default_embed() -> Callable[[list[str]], np.ndarray]:
-    from assay.session.embeddings import Embedder
-
-    return Embedder().encode

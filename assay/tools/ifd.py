@@ -155,7 +155,7 @@ class CausalLMScorer:
                 if self.model_name is None or str(self.model_name).endswith(".gguf"):
                     from pathlib import Path
 
-                    from assay.llm.local_model import find_gguf
+                    from assay.core.model_files import find_gguf
 
                     gguf = Path(self.model_name) if self.model_name else find_gguf()
                     folder, kwargs = str(gguf.parent), {"gguf_file": gguf.name}

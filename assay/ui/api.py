@@ -16,10 +16,11 @@ from starlette.routing import Route
 
 from assay.trace import query as trace_query, summary as trace_summary
 from assay.core.errors import AssayError
-from assay.cli.trace import redacted
+from assay.trace.redaction import redacted
 from assay.ui import queries
-from assay.ui.app import TextJSONResponse, Viewer, int_param, path_id, route, sample_filter
+from assay.ui.params import int_param, path_id, route, sample_filter
 from assay.ui.review import apply_review
+from assay.ui.viewer import TextJSONResponse, Viewer
 
 
 def _plain(value: Any) -> Any:

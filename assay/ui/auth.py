@@ -4,7 +4,8 @@
   viewer sets, or `?token=TOKEN` (a page opened that way is redirected to itself without it,
   the cookie set, so the token does not stay in the address bar or the history).
 - Without one (loopback only), the Host header must name this machine, which stops a web
-  page from reaching the viewer through DNS rebinding.
+  page from reaching the viewer through DNS rebinding: Starlette's TrustedHostMiddleware with
+  `LOOPBACK_HOSTS`, composed in `assay.ui.app`.
 - A POST whose Origin is another site is refused, so no page can approve review items
   behind the user's back.
 """
@@ -24,6 +25,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 COOKIE = "assay_token"
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+# The same names as a Host header carries them: an IPv6 literal in brackets ([::1]:8000).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def is_loopback(host: str) -> bool:
@@ -31,21 +34,12 @@ def is_loopback(host: str) -> bool:
     return host.strip("[]").lower() in LOOPBACK_NAMES
 
 
-def _host_name(value: str) -> str:
-    """The host of a Host header, lower-cased: DNS names are case-insensitive (LOCALHOST is localhost)."""
-    value = value.strip().lower()
-    if value.startswith("["):  # [::1]:8000
-        return value[1:].split("]", 1)[0]
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-
 class Guard:
-    """ASGI middleware enforcing the token, the Host check and same-origin POSTs."""
+    """ASGI middleware enforcing the token and same-origin POSTs."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None, check_host: bool) -> None:
+    def __init__(self, app: ASGIApp, *, token: str | None) -> None:
         self.app = app
         self.token = token
-        self.check_host = check_host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,9 +47,6 @@ class Guard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
-        if self.check_host and _host_name(host) not in LOOPBACK_NAMES:
-            await _plain(send, 400, "unexpected Host header: open the viewer at the address `assay ui` printed")
-            return
         if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             origin = headers.get("origin")
             if origin is not None and (origin == "null" or urlsplit(origin).netloc != host):

@@ -9,13 +9,13 @@ from starlette.exceptions import HTTPException
 from assay.core.errors import AssayError
 
 if TYPE_CHECKING:
-    from assay.ui.app import Viewer
+    from assay.ui.viewer import Viewer
 
 
 def apply_review(viewer: Viewer, item_id: int, verdict: str, note: str | None) -> int:
     """Approve or reject one pending item (a separate read-write connection, closed at once);
     returns how many items are still pending. 409 when the item is not pending (any more)."""
-    from assay.cli.review import review
+    from assay.pipeline.review import review
 
     if verdict not in ("approved", "rejected"):
         raise HTTPException(400, "verdict must be approved or rejected")

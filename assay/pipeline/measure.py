@@ -11,29 +11,12 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from assay.core.config import Targets
-from assay.session.judgements import latest_judgements
-from assay.graphs.state import TargetStatus
+from assay.core.plan import Measurement, TargetStatus
 from assay.core.records import Sample, Status
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """The round's metrics, the status of each target, and the pool facts the planner uses."""
-
-    metrics: dict[str, float | None]
-    targets: list[TargetStatus]
-    cluster_counts: dict[int, int]  # cluster -> active samples at or above the floor
-    under_covered: list[int]  # clusters below the per-cluster minimum, emptiest first
-    uncovered_topics: list[str]
-
-    @property
-    def all_met(self) -> bool:
-        """Whether every target the recipe set is met."""
-        return all(t.met for t in self.targets)
+from assay.session.judgements import latest_judgements
 
 
 def measure(session: Any, targets: Targets, *, cluster_min: int = 3, contamination_checked: bool = False,
@@ -154,3 +137,10 @@ def _target_statuses(targets: Targets, metrics: dict[str, float | None], contami
         found.append(TargetStatus(name="zero_contamination", target=0, achieved=0, met=True,
                                   detail=f"{metrics['dropped_contaminated']:.0f} contaminated samples dropped"))
     return found
+
+
+def measure_run(deps: Any) -> Measurement:
+    """The run's measurement: the session's targets, with the run's per-cluster minimum and decontamination."""
+    config = deps.session.config
+    return measure(deps.session, config.targets, cluster_min=deps.options.cluster_min,
+                   contamination_checked=bool(deps.options.decontam))

@@ -3,16 +3,20 @@
 Order of preference: repair before expand (fixing a sample is cheaper than writing one and
 keeps the user's data), expand where coverage or size falls short, finish when every target
 is met or nothing left can move a target. The LLM planner (agents/planner.py) chooses among
-the same actions; whatever it says is checked against `allowed_actions`.
+the same actions; whatever it says is checked here (`check_choice`) against `allowed_actions`
+and the known clusters and topics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from assay.graphs.measure import Measurement
-from assay.graphs.state import Action, Plan, RoundRecord
+from assay.core.plan import Action, Measurement, Plan, RoundRecord
+
+if TYPE_CHECKING:
+    from assay.agents.planner import PlannerChoice
 
 QUALITY_TARGETS = ("mean_quality", "quality_floor", "size")
 COVERAGE_TARGETS = ("cluster_coverage", "topic_coverage")
@@ -80,6 +84,25 @@ def policy_plan(given: PlanningInput) -> Plan:
                   else "mean quality is short and nothing is left to repair; new strong samples raise the best-N mean")
         return Plan(action="expand", clusters=clusters, n=n, rationale=f"{reason}; expanding by {n}")
     return Plan(action="finish", rationale=f"{', '.join(missing)} not met, and no action left can move them")
+
+
+def check_choice(choice: PlannerChoice, given: PlanningInput) -> str | None:
+    """Why the LLM planner's choice cannot be carried out, or None when it can."""
+    allowed = allowed_actions(given)
+    if choice.action not in allowed:
+        return f"action {choice.action!r} is not allowed now (allowed: {', '.join(allowed)})"
+    if choice.action == "expand":
+        m = given.measurement
+        known = set(m.cluster_counts) | set(m.under_covered)
+        unknown = [c for c in choice.clusters if c not in known]
+        if unknown:
+            return f"unknown clusters {unknown}"
+        strange = [t for t in choice.topics if t not in m.uncovered_topics]
+        if strange:
+            return f"topics {strange} are not among the uncovered topics"
+        if not choice.clusters and not choice.topics:
+            return "expand names no cluster or topic"
+    return None
 
 
 def made_progress(history: Sequence[RoundRecord], current: dict[str, float | None], window: int = 2) -> bool:

@@ -1,5 +1,7 @@
-"""What the curation nodes work with besides the state: the session, the run's options, and
-a sink for progress. Built once per process (run or resume) and closed over by the nodes."""
+"""What the curation services work with besides the graph's state: the session, the run's options,
+a sink for progress and the report writer. Built once per process (run or resume) and handed
+to the curation graph as its runtime context (`context_schema`), so nodes read it from
+`runtime.context` and pass it to the services here."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from assay.agents.base import AgentContext
 from assay.core.config import AgentRole
 
 SelectionMethod = Literal["mig", "deita", "kcenter", "random"]
+ReportWriter = Callable[[Any, Any, Path], Path]  # (session, state, path) -> the written report
 
 
 class RunOptions(BaseModel):
@@ -37,12 +41,19 @@ class RunOptions(BaseModel):
 
 @dataclass
 class CurationDeps:
-    """The session and options the nodes close over; `emit` reports progress to the CLI."""
+    """The session and options the services use; `emit` reports progress to the CLI.
+
+    `write_report` writes report.html at export: the interface layer fills it with
+    assay.report's writer (a service cannot import the report layer above it); None writes
+    no report.
+    """
 
     session: Any
     options: RunOptions
-    emit: Callable[[str, dict[str, Any]], None] = field(default=lambda kind, data: None)
-    contexts: dict[tuple[str, int], AgentContext] = field(default_factory=dict)
+    # Not data a client could send: left out of the context's JSON schema (LangGraph Studio shows it).
+    emit: SkipJsonSchema[Callable[[str, dict[str, Any]], None]] = field(default=lambda kind, data: None)
+    contexts: SkipJsonSchema[dict[tuple[str, int], Any]] = field(default_factory=dict)  # AgentContext per (role, round)
+    write_report: SkipJsonSchema[ReportWriter | None] = None
 
     def agent(self, role: AgentRole, round: int) -> AgentContext:
         """The agent context for a role in a round (its calls are traced with the round)."""

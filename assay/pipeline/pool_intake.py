@@ -1,0 +1,98 @@
+"""Bring samples into the run's pool: ingest the input files, then screen each round's additions.
+
+Each step is idempotent: samples are keyed by content hash, and each finds its work in the
+session DB (what is not yet stored or screened) and marks itself done in the transaction of
+its writes, so a step killed half-way and run again after `assay resume` does only what is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from assay.core.records import Sample, Status
+
+SCREENED_META = "screened_rounds"
+
+
+def ingest_inputs(deps: Any) -> None:
+    """Read the input files into the session (embedding and storing what is new), once per session."""
+    session = deps.session
+    if session.meta("ingested"):
+        return
+    from assay.pipeline.ingest import read_inputs, store_inputs
+
+    config = session.config
+    read = read_inputs([Path(p) for p in deps.options.inputs], skip_invalid=deps.options.skip_invalid,
+                       max_record_bytes=int(config.store.max_record_mb * 1e6))
+    deps.emit("stage", {"name": "ingest", "total": len(read.samples)})
+    with session.conn:  # the samples and the mark that ingest is done land together
+        report = store_inputs(session, read, on_progress=lambda n: deps.emit("advance", {"name": "ingest", "n": n}))
+        session.set_meta("ingested", True)
+        session.set_meta("input_format", read.files[0].shape.format if read.files and read.files[0].shape else "alpaca")
+    deps.emit("ingested", {"added": report.added, "invalid": report.invalid})
+
+
+def screen_round(deps: Any, round: int, proposed_ids: Sequence[str]) -> None:
+    """Screen the samples of this round with the LLM-free tools (round 0: the whole pool), once per round."""
+    session = deps.session
+    done = session.meta(SCREENED_META, [])
+    if round in done:
+        return
+
+    def mark_done() -> None:  # inside the screen's own transaction: its writes and this mark land together
+        session.set_meta(SCREENED_META, [*done, round])
+
+    if round == 0:
+        _screen_pool(deps, [s for s in session.samples.iter() if s.op == "seed"], mark_done)
+    else:
+        fresh = [s for s in session.samples.get(list(proposed_ids)) if s.status == Status.ACTIVE]
+        _screen_additions(deps, fresh, round, mark_done)
+
+
+def _screen_pool(deps: Any, samples: list[Sample], mark_done: Callable[[], None]) -> None:
+    from assay.pipeline.scoring import ScoreOptions, VectorCache, score_pool
+    from assay.pipeline.screen_session import apply_screen
+
+    session, options = deps.session, deps.options
+    store = session.store
+    deps.emit("stage", {"name": "screen", "total": len(samples)})
+    vectors = VectorCache([s.text() for s in samples], store.vectors([s.id for s in samples]), store.embedder.encode)
+    score_options = ScoreOptions(dedup=tuple(options.dedup), decontam=tuple(Path(p) for p in options.decontam),
+                                 ifd=options.ifd, seed=session.config.llm.seed)
+    result, clusters = score_pool(samples, score_options, vectors)
+    with session.conn:
+        apply_screen(session, result, clusters, round=0)
+        mark_done()
+    deps.emit("advance", {"name": "screen", "n": len(samples)})
+
+
+def _screen_additions(deps: Any, fresh: list[Sample], round: int, mark_done: Callable[[], None]) -> None:
+    """Screen new samples (repairs) against the active pool; assign each to its nearest cluster."""
+    if not fresh:
+        mark_done()
+        return
+    from assay.pipeline.clusters import nearest_clusters
+    from assay.pipeline.expansion_screen import CandidateScreen
+    from assay.trace.log import Decision
+
+    session = deps.session
+    fresh_ids = {s.id for s in fresh}
+    pool = [s for s in session.samples.iter(status=Status.ACTIVE) if s.id not in fresh_ids]
+    screen = CandidateScreen(pool, dedup_methods=[m for m in deps.options.dedup if m != "semantic"],
+                             decontam=[Path(p) for p in deps.options.decontam], seed=session.config.llm.seed)
+    result = screen(fresh)
+    store = session.store
+    drops = [(s.id, result.outcomes[s.id]) for s in fresh if not result.outcomes[s.id].keep]
+    kept = [s for s in fresh if result.outcomes[s.id].keep]
+    labels = nearest_clusters(session, kept)
+    with session.conn:
+        for sample_id, outcome in drops:
+            store.set_status([sample_id], Status.DROPPED, outcome.reason)
+        store.set_scores({i: o.scores for i, o in result.outcomes.items() if o.scores})
+        session.trace.decisions([Decision(i, result.dropped_by[i], "drop", o.reason, o.scores, round=round)
+                                 for i, o in drops])
+        if labels:
+            store.set_tags({i: {"cluster": [str(c)]} for i, c in labels.items()})
+        mark_done()
