@@ -34,7 +34,7 @@ def main() -> None:
         sys.exit(f"data not found: {args.data} (see ../shared/data/README.md)")
 
     from assay.core.config import Config
-    from assay.pipeline.ingest import read_inputs, store_inputs
+    from assay.pipeline.intake.ingest import read_inputs, store_inputs
     from assay.session.session import Runtime, Session
 
     data = args.data

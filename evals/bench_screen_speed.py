@@ -68,7 +68,7 @@ process:
 
 def assay_worker(data: Path) -> None:
     """Run inside the assay subprocess: time reading and the stages; print one JSON line."""
-    from assay.pipeline.ingest import read_inputs
+    from assay.pipeline.intake.ingest import read_inputs
     from assay.tools.dedup import Dedup
     from assay.tools.heuristics import HeuristicScreen
     from assay.tools.screen import Stage, run_stages

@@ -186,7 +186,7 @@ def main() -> None:
         sys.exit(f"reference data not found under {args.data} (see ../shared/data/README.md)")
 
     from assay.session.embeddings import Embedder
-    from assay.pipeline.ingest import read_inputs
+    from assay.pipeline.intake.ingest import read_inputs
     from assay.tools.benchmarks import load_benchmark
     from assay.tools.decontam import Decontaminator
 

@@ -204,7 +204,7 @@ def main() -> None:
         sys.exit(f"data not found: {args.data} (see ../shared/data/README.md)")
 
     from assay.core.formats import record_to_sample
-    from assay.pipeline.ingest import read_inputs
+    from assay.pipeline.intake.ingest import read_inputs
     from assay.tools.dedup import dedup
 
     __import__("datasketch")  # loaded before the clock starts, so the first MinHash run is not charged for it

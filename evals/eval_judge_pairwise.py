@@ -24,7 +24,7 @@ from pathlib import Path
 from assay.core.concurrency import gather_cancelling
 from assay.agents.base import AgentContext
 from assay.agents.judge import PairwiseResult, judge_pair
-from assay.pipeline.judge_pairs import Pair, pairwise_credit, read_pairs
+from assay.pipeline.judge.pairs import Pair, pairwise_credit, read_pairs
 from eval_session import open_eval_session
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,8 +4,8 @@
 
 No LLM is called. The "LLM judge" is a proxy: overall = 5 when the sample is in AlpaGasus
 `claude_t45` (Claude rated its accuracy >= 4.5), else 3 (plus Gaussian noise with --noise,
-rounded and clipped to 1–5). The pipeline is `assay.pipeline.judging`'s sampled mode, step for step:
-K per cluster judged by the proxy, the classifier trained on them (`assay.pipeline.quality_model`),
+rounded and clipped to 1–5). The pipeline is `assay.pipeline.judge.pool`'s sampled mode, step for step:
+K per cluster judged by the proxy, the classifier trained on them (`assay.pipeline.judge.quality_model`),
 doubtful predictions routed to the proxy within the LLM cap. Pool: the screened `alpaca_5000`
 (`assay score` output with tool scores and clusters; active samples only), MiniLM embeddings
 cached in --vector-cache. Judging everything costs one call per sample and agrees perfectly with
@@ -81,9 +81,9 @@ def embeddings(texts: list[str], cache: Path, shared: Path | None) -> np.ndarray
 
 def run_once(samples: list, vectors: np.ndarray, proxy: np.ndarray, k: int, floor: float | None, seed: int,
              settings, score_features: bool = True, embedding: bool = True) -> dict:
-    """One sampled-judging pass as `assay.pipeline.judging` runs it; the proxy stands in for the LLM."""
-    from assay.pipeline.judging import sample_per_cluster
-    from assay.pipeline.quality_model import QualityModel, build_features, route
+    """One sampled-judging pass as `assay.pipeline.judge.pool` runs it; the proxy stands in for the LLM."""
+    from assay.pipeline.judge.pool import sample_per_cluster
+    from assay.pipeline.judge.quality_model import QualityModel, build_features, route
 
     started = time.perf_counter()
     rng = Random(f"{seed}:judge-sample")  # what Session.rng("judge-sample") is for llm.seed = seed
@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--dry-run", action="store_true", help="a quick pass: first 600 samples, K=3, one seed")
     args = parser.parse_args()
-    from assay.pipeline.quality_model import QualityModelSettings
+    from assay.pipeline.judge.quality_model import QualityModelSettings
 
     ks = [3] if args.dry_run else [int(k) for k in args.ks.split(",")]
     seeds = 1 if args.dry_run else args.seeds

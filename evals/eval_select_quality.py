@@ -57,7 +57,7 @@ def rank_auroc(selected: np.ndarray, labels: np.ndarray) -> float:
 
 def score_alpaca(limit: int | None) -> Path:
     from assay.core.config import Config
-    from assay.pipeline.score_samples import run_score
+    from assay.pipeline.screen.files import run_score
     from assay.session.session import Runtime
 
     source = DATA / "alpaca_5000.json"
@@ -140,7 +140,7 @@ def main() -> None:
     if not (DATA / "alpagasus_claude_t45.json").is_file():
         sys.exit(f"reference data not found under {DATA} (see ../shared/data/README.md)")
 
-    from assay.pipeline.select_samples import prepare_pool
+    from assay.pipeline.select.files import prepare_pool
     from assay.tools.selection import select
     from assay.tools.selection.summary import describe
 

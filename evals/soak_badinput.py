@@ -2,7 +2,7 @@
 
 Each case is a small file of valid records with one planted defect, and knows the line (or
 row) and field an error must name, and how many valid records `--skip-invalid` must keep.
-All cases go through `assay.pipeline.ingest.read_inputs` in-process (what `assay ingest` and
+All cases go through `assay.pipeline.intake.ingest.read_inputs` in-process (what `assay ingest` and
 `assay run` call first); a sample also goes through `assay ingest` as a subprocess, to check
 the exit code and the one-line message end to end.
 """
@@ -164,7 +164,7 @@ def _parquet_case(path: Path, defect: str, rng: random.Random) -> Case:
 def check_in_process(case: Case) -> dict[str, object]:
     """Read one case as the CLI does, strict and with --skip-invalid; what came back."""
     from assay.core.errors import AssayError
-    from assay.pipeline.ingest import read_inputs
+    from assay.pipeline.intake.ingest import read_inputs
 
     limit = int(LIMIT_MB * 1e6)
     result: dict[str, object] = {"defect": case.defect}

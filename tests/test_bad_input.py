@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assay.core.errors import InputError
-from assay.pipeline.ingest import read_inputs
+from assay.pipeline.intake.ingest import read_inputs
 
 GOOD = '{"instruction": "Add 1 and 1.", "input": "", "output": "2"}'
 

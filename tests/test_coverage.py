@@ -182,7 +182,7 @@ def test_topic_coverage_counts_and_best_matches(monkeypatch: pytest.MonkeyPatch)
 
 def test_topic_coverage_with_the_real_embedder_on_example_texts() -> None:
     from assay.session.embeddings import Embedder
-    from assay.pipeline.ingest import read_inputs
+    from assay.pipeline.intake.ingest import read_inputs
 
     pool = read_inputs([EXAMPLES / "pool.jsonl"], skip_invalid=False, max_record_bytes=16_000_000).samples
     wanted = ("SQL", "query", "Python", "recipe", "cook", "bake")

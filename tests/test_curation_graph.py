@@ -214,7 +214,7 @@ def test_route_plan_selects_on_every_stop() -> None:
 
 
 async def test_measure_runs_once_a_round_and_plan_reads_it_from_the_state(tmp_path, runtime, pool, monkeypatch) -> None:
-    import assay.pipeline.measure as measuring
+    import assay.pipeline.plan.measure as measuring
 
     real, calls = measuring.measure, []
     monkeypatch.setattr(measuring, "measure", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))

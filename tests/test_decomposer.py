@@ -22,7 +22,7 @@ from assay.llm.transport import CompletionRequest
 from assay.prompts import load_prompt
 from assay.core.records import Message, Sample
 from assay.session.session import Session
-from assay.pipeline.tagging import tag_samples
+from assay.pipeline.select.tagging import tag_samples
 from assay.testing.scripted import scripted_context
 
 SAMPLE = Sample.create([Message(role="user", content="Who was Ada Lovelace?"),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from assay.core.errors import InputError
-from assay.pipeline.ingest import read_inputs
+from assay.pipeline.intake.ingest import read_inputs
 from assay.core.records import Message, Sample
 from assay.tools.benchmarks import Benchmark, BenchmarkItem, benchmark_name, load_benchmark
 from assay.tools.decontam import Decontaminator, word_tokens

@@ -10,7 +10,7 @@ import pytest
 from assay.agents.synthesizer import SynthOptions
 from assay.llm.budget import BudgetLedger
 from assay.graphs.expansion import expand
-from assay.pipeline.expansion import CandidateScreen, ExpandOptions, ExpansionAgents, ExpansionReport, request_source
+from assay.pipeline.expand.steps import CandidateScreen, ExpandOptions, ExpansionAgents, ExpansionReport, request_source
 from assay.llm.transport import CompletionRequest
 from assay.core.records import Message, Sample
 from assay.session.session import Session
@@ -207,7 +207,7 @@ class RecordingStore:
 
 
 async def test_recording_in_a_session_never_drops_a_sample_it_did_not_add(session: Session) -> None:
-    from assay.pipeline.expand_request import _record_in_session
+    from assay.pipeline.expand.request import _record_in_session
 
     pool_copy = seed(*PAIRS[0])
     report = await run(session, FakeModel(overall=(4.5, 2.0)), reference=[*SEEDS, pool_copy], n=3)

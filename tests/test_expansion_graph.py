@@ -12,7 +12,7 @@ from langgraph.graph import END, START, StateGraph
 from assay.agents.synthesizer import SynthOptions
 from assay.graphs.expansion import ExpansionDeps, ExpansionState, build_expansion_graph, expand
 from assay.llm.budget import BudgetLedger
-from assay.pipeline.expansion import CandidateScreen, ExpandOptions, ExpansionAgents
+from assay.pipeline.expand.steps import CandidateScreen, ExpandOptions, ExpansionAgents
 from assay.session.session import Session
 from assay.testing.scripted import scripted_context
 from tests.test_expand_cli import PAIRS, REQUEST, SEEDS, FakeModel, decisions, seed

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from assay.core.config_sources import load_config
-from assay.pipeline.judge_samples import run_judge
-from assay.pipeline.judge_verify import VerifyOptions
-from assay.pipeline.judge_pairs import read_pairs
+from assay.pipeline.judge.files import run_judge
+from assay.pipeline.judge.verify import VerifyOptions
+from assay.pipeline.judge.pairs import read_pairs
 from assay.core.errors import AssayError, InputError
 from assay.testing.scripted import ScriptedTransport
 from tests.conftest import EXAMPLES, fixed_runtime

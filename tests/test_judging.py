@@ -12,9 +12,9 @@ import pytest
 from assay.core.config import Config
 from assay.pipeline.deps import CurationDeps, RunOptions
 from assay.session.judgements import latest_judgements
-from assay.pipeline.judging import judge_pool, sample_per_cluster
+from assay.pipeline.judge.pool import judge_pool, sample_per_cluster
 from assay.llm.transport import CompletionRequest
-from assay.pipeline.quality_model import Predictions, QualityModel, QualityModelSettings, build_features, route
+from assay.pipeline.judge.quality_model import Predictions, QualityModel, QualityModelSettings, build_features, route
 from assay.core.records import Message, Sample
 from assay.session.session import Session
 from assay.testing.scripted import scripted_context

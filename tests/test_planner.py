@@ -6,8 +6,8 @@ import json
 
 from assay.agents.planner import PlannerChoice
 from assay.core.plan import Measurement, Plan, RoundRecord, TargetStatus
-from assay.pipeline.plan_round import llm_plan
-from assay.pipeline.planning import PlanningInput, allowed_actions, check_choice, made_progress, policy_plan
+from assay.pipeline.plan.round import llm_plan
+from assay.pipeline.plan.policy import PlanningInput, allowed_actions, check_choice, made_progress, policy_plan
 from assay.prompts import load_prompt
 from assay.testing.scripted import scripted_context
 

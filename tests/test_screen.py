@@ -9,7 +9,7 @@ from pathlib import Path
 from assay.core.formats import record_to_sample
 from assay.core.readers import FileShape, read_samples
 from assay.core.records import Sample
-from assay.pipeline.scored_output import summary, write_scored
+from assay.pipeline.screen.scored_output import summary, write_scored
 from assay.core.assessment import Assessment, drop
 from assay.tools.screen import Stage, run_stages
 

@@ -11,7 +11,7 @@ import pytest
 
 from assay.core.errors import AssayError
 from assay.cli.select import parse_quotas
-from assay.pipeline.select_samples import SelectOptions, run_select
+from assay.pipeline.select.files import SelectOptions, run_select
 from tests.test_cli import assay
 
 TOPICS = ["math", "arithmetic", "poetry", "history", "cooking"]

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assay.core.errors import InputError
-from assay.pipeline.ingest import read_inputs
+from assay.pipeline.intake.ingest import read_inputs
 
 GOOD = {"instruction": "Add 1 and 1.", "input": "", "output": "2"}
 OTHER = {"instruction": "Add 2 and 2.", "input": "", "output": "4"}
@@ -96,7 +96,7 @@ def test_invalid_utf8_inside_an_array_loses_only_that_record(tmp_path: Path) -> 
 
 
 def test_parquet_timestamps_and_dates_become_iso_strings_that_store_and_write(tmp_path: Path, session) -> None:
-    from assay.pipeline.ingest import store_inputs
+    from assay.pipeline.intake.ingest import store_inputs
     from assay.core.readers import FileShape
     from assay.core.writers import write_samples
 

@@ -14,7 +14,7 @@ from assay.agents.rewriter import Rewrite, apply_rewrite
 from assay.pipeline.export import export_session
 from assay.report.write import write_report
 from assay.graphs.state import CurationState
-from assay.pipeline.ingest import read_inputs, store_inputs
+from assay.pipeline.intake.ingest import read_inputs, store_inputs
 from assay.session.proposals import decide, proposals, propose, sample_payload
 from assay.core.records import Status
 

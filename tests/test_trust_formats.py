@@ -133,7 +133,7 @@ def test_each_sample_defaults_to_its_own_format() -> None:
 
 def test_alpaca_history_errors_name_the_field(tmp_path: Path) -> None:
     from assay.core.errors import InputError
-    from assay.pipeline.ingest import read_inputs
+    from assay.pipeline.intake.ingest import read_inputs
 
     path = tmp_path / "pool.jsonl"
     path.write_text(json.dumps({"instruction": "q", "output": "a", "history": [["q0", 5]]}) + "\n")

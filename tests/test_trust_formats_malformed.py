@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assay.core.errors import AssayError, InputError
-from assay.pipeline.ingest import read_inputs
+from assay.pipeline.intake.ingest import read_inputs
 from evals.malformed_inputs import COMBOS, HUGE_LIMIT_BYTES, KINDS, Case, write_malformed
 
 # Combinations are ordered by defect, each defect with at least three: an even spread of 40

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-import assay.pipeline.review as review_command
+import assay.pipeline.repair.review as review_command
 from assay.core.errors import AssayError
 from assay.session.proposals import propose, proposals
-from assay.pipeline.review import review
+from assay.pipeline.repair.review import review
 from assay.session.session import Session
 
 

@@ -232,7 +232,7 @@ def test_assay_judge_refuses_an_unpriced_usd_budget_before_the_session_exists(tm
     import json
 
     from assay.core.config_sources import load_config
-    from assay.pipeline.judge_samples import run_judge
+    from assay.pipeline.judge.files import run_judge
     from tests.conftest import fixed_runtime
 
     data = tmp_path / "in.jsonl"

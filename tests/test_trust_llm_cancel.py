@@ -57,7 +57,7 @@ async def settle_then_check(model: FirstFailsRestHang, siblings: int) -> None:
 
 
 async def test_tagging_failure_cancels_sibling_calls(session: Session) -> None:
-    from assay.pipeline.tagging import tag_samples
+    from assay.pipeline.select.tagging import tag_samples
 
     model = FirstFailsRestHang()
     with pytest.raises(RuntimeError, match="boom"):

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from assay.core.config import Config
 from assay.core.config_sources import load_config
-from assay.pipeline.judge_samples import run_judge
+from assay.pipeline.judge.files import run_judge
 from assay.llm.transport import FatalError
 from assay.session.session import Session
 from assay.testing.openai_server import OpenAIWireServer, Reply

@@ -3,7 +3,7 @@
 The AutoDCWorkflow pattern: the model sees the targets, the metrics, the rounds so far and
 the actions that could do something now, and answers with a structured choice. It gets
 plain values and returns its answer; checking the choice against the allowed actions and
-falling back to the deterministic policy is the planning service's (pipeline/plan_round.py).
+falling back to the deterministic policy is the planning service's (pipeline/plan/round.py).
 """
 
 from __future__ import annotations

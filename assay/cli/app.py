@@ -94,7 +94,7 @@ def run(
 ) -> None:
     """Curate a pool until the targets are met: screen, judge, repair, expand, select, export."""
     from assay.cli.render import console, progress_bar
-    from assay.pipeline.ingest import read_inputs
+    from assay.pipeline.intake.ingest import read_inputs
     from assay.cli.run import start_run
     from assay.cli.run_display import RunDisplay, outcome_view
 

@@ -42,8 +42,8 @@ def expand(
     from assay.agents.synthesizer import SynthOptions
     from assay.cli.render import console
     from assay.graphs.expansion import expand as run_expansion
-    from assay.pipeline.expand_request import run_expand
-    from assay.pipeline.expansion import ExpandOptions
+    from assay.pipeline.expand.request import run_expand
+    from assay.pipeline.expand.steps import ExpandOptions
 
     config = recipe_config(recipe, **{"models.default": model, "dry_run": dry_run or None, "budget.max_calls": max_calls,
                                       **price_settings(price)})

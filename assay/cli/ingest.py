@@ -10,7 +10,7 @@ import typer
 from assay.cli.options import RecipeOpt, SessionDir, recipe_config, runtime
 
 if TYPE_CHECKING:
-    from assay.pipeline.ingest_session import IngestOutcome
+    from assay.pipeline.intake.session import IngestOutcome
 
 
 def ingest(
@@ -23,8 +23,8 @@ def ingest(
 ) -> None:
     """Read sample files into a session: validate, embed and store. Re-ingesting adds nothing."""
     from assay.cli.render import console, progress_from_first_task
-    from assay.pipeline.ingest import read_inputs
-    from assay.pipeline.ingest_session import ingest_into
+    from assay.pipeline.intake.ingest import read_inputs
+    from assay.pipeline.intake.session import ingest_into
 
     config = recipe_config(recipe, **{"store.max_record_mb": max_record_mb, "store.chroma_url": chroma_url})
     with console.status("reading and validating…"):

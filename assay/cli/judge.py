@@ -28,8 +28,8 @@ def judge(
     """Judge samples with the LLM judge: rubric scores, issues and a rationale, or pairwise preferences."""
     from assay.cli.judge_view import judge_view
     from assay.cli.render import console, progress_bar, progress_tasks
-    from assay.pipeline.judge_samples import run_judge
-    from assay.pipeline.judge_verify import VerifyOptions
+    from assay.pipeline.judge.files import run_judge
+    from assay.pipeline.judge.verify import VerifyOptions
 
     config = recipe_config(recipe, **{"models.default": model, "dry_run": dry_run or None, "llm.concurrency": concurrency,
                                       **price_settings(price)})

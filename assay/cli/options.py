@@ -54,7 +54,7 @@ def price_settings(price: float | None) -> dict[str, float | None]:
 def dedup_methods(text: str) -> tuple[str, ...]:
     """The --dedup methods named in `text` (comma-separated; 'none' for none), each one checked."""
     from assay.core.errors import AssayError
-    from assay.pipeline.scoring import DEDUP_METHODS
+    from assay.pipeline.screen.scoring import DEDUP_METHODS
 
     methods = tuple(m.strip() for m in text.split(",") if m.strip() and m.strip() != "none")
     unknown = [m for m in methods if m not in DEDUP_METHODS]

@@ -23,7 +23,7 @@ def review(
     """List pending review items, or approve / reject them; then `assay resume` continues."""
     from assay.cli.options import runtime
     from assay.cli.render import console
-    from assay.pipeline.review import review as decide_items
+    from assay.pipeline.repair.review import review as decide_items
 
     left, changed = decide_items(session, runtime(), approve=approve or [], reject=reject or [], approve_all=approve_all,
                                  reject_all=reject_all, note=note, by=reviewer_name())

@@ -25,7 +25,7 @@ def score(
 ) -> None:
     """Screen samples with the LLM-free tools: heuristics, dedup, decontamination, IFD, clusters."""
     from assay.cli.render import console, progress_from_first_task
-    from assay.pipeline.score_samples import run_score
+    from assay.pipeline.screen.files import run_score
 
     methods = dedup_methods(dedup)
     config = recipe_config(recipe)

@@ -25,7 +25,7 @@ def select(
 ) -> None:
     """Select the best N samples: MIG, DEITA, k-center greedy or random, under a floor and quotas."""
     from assay.cli.render import console, progress_bar, progress_tasks
-    from assay.pipeline.select_samples import SelectOptions, reporting_embedder, run_select, session_vector_reader
+    from assay.pipeline.select.files import SelectOptions, reporting_embedder, run_select, session_vector_reader
 
     quotas = parse_quotas(quota or [])
     options = SelectOptions(n=n, method=method, score=score_name, min_score=min_score, max_per_cluster=quotas.get("cluster"),

@@ -31,13 +31,13 @@ from assay.agents.synth_ops import RequestPlan
 from assay.agents.synthesizer import Candidate, HopJob
 from assay.core.errors import BudgetExhausted
 from assay.core.records import FormatName, Sample
-from assay.pipeline.expansion import (
+from assay.pipeline.expand.steps import (
     ExpandOptions, ExpansionAgents, ExpansionReport, Parent, close_report, plan_jobs, spend_mark, start_expansion,
     wave_size,
 )
-from assay.pipeline.expansion_report import KeptSample, Rejection
-from assay.pipeline.expansion_screen import CandidateScreen
-from assay.pipeline.expansion_wave import JudgeOutcome, judge_wave, screen_wave, settle_wave, synthesize_wave
+from assay.pipeline.expand.report import KeptSample, Rejection
+from assay.pipeline.screen.candidates import CandidateScreen
+from assay.pipeline.expand.wave import JudgeOutcome, judge_wave, screen_wave, settle_wave, synthesize_wave
 from assay.trace.log import Decision, Trace
 
 NODES_PER_WAVE = 5  # next_wave, synthesize, screen, judge, keep

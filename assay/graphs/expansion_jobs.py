@@ -1,6 +1,6 @@
 """The curation graph's expansion step: one run of the expansion subgraph per job of the round.
 
-The jobs, the screen they share and the commits are services (assay/pipeline/expansion_jobs.py);
+The jobs, the screen they share and the commits are services (assay/pipeline/expand/jobs.py);
 each job's proposals are committed with its mark as done, so a re-run after a kill runs the
 subgraph only for the jobs left.
 """
@@ -12,7 +12,7 @@ from typing import Any
 from assay.core.plan import Plan
 from assay.graphs import expansion
 from assay.pipeline.deps import CurationDeps
-from assay.pipeline.expansion_jobs import commit_job, job_options, round_expansion
+from assay.pipeline.expand.jobs import commit_job, job_options, round_expansion
 
 
 async def run_expansion(deps: CurationDeps, plan: Plan, round: int) -> tuple[dict[str, Any], str | None]:

@@ -19,8 +19,8 @@ from assay.pipeline.deps import CurationDeps
 
 async def plan(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """Stop, or choose the next round's action, from the measurement the measure node took."""
-    from assay.pipeline.measure import measure_run
-    from assay.pipeline.plan_round import plan_round
+    from assay.pipeline.plan.measure import measure_run
+    from assay.pipeline.plan.round import plan_round
 
     deps = runtime.context
     # A checkpoint written before the state carried the measurement has none: take it here.
@@ -47,7 +47,7 @@ def _budget_stop(spent: str | None) -> dict[str, Any]:
 
 async def repair(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """Rewrite the planned samples; rewrites the pairwise judge prefers become proposals."""
-    from assay.pipeline.repair import run_repairs
+    from assay.pipeline.repair.rewrites import run_repairs
 
     return _budget_stop(await run_repairs(runtime.context, state.plan, state.round))
 
@@ -66,7 +66,7 @@ async def expand(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
 
 async def review_gate(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """In review mode, wait (interrupt) until every proposal of this round is decided."""
-    from assay.pipeline.review_gate import pending_proposals
+    from assay.pipeline.repair.review_gate import pending_proposals
 
     deps = runtime.context
     if not deps.options.review:
@@ -80,7 +80,7 @@ async def review_gate(state: CurationState, runtime: Runtime[CurationDeps]) -> d
 
 async def apply(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """Move approved proposals into the pool (once a round); the repairs are screened next."""
-    from assay.pipeline.apply_round import apply_round
+    from assay.pipeline.repair.apply import apply_round
 
     deps = runtime.context
     applied = apply_round(deps.session, state.round)

@@ -17,7 +17,7 @@ async def select(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
     Unless the budget stopped the loop, samples whose judging failed get a last try first, and
     a MIG selection tags its candidates with their skills.
     """
-    from assay.pipeline.final_selection import select_final
+    from assay.pipeline.select.final import select_final
 
     spent = await select_final(runtime.context, state.round, budget_left=state.stop_reason != "budget_spent")
     return {"stop_reason": "budget_spent", "stop_message": spent} if spent else {}
@@ -25,7 +25,7 @@ async def select(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
 
 async def export_gate(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """In review mode, hold the export until a person approves it."""
-    from assay.pipeline.review_gate import export_decision, export_pending, propose_export
+    from assay.pipeline.repair.review_gate import export_decision, export_pending, propose_export
 
     deps = runtime.context
     if not deps.options.review:

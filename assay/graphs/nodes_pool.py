@@ -17,7 +17,7 @@ from assay.pipeline.deps import CurationDeps
 
 async def ingest(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """Read the input files into the session (embedding and storing what is new)."""
-    from assay.pipeline.pool_intake import ingest_inputs
+    from assay.pipeline.screen.pool import ingest_inputs
 
     ingest_inputs(runtime.context)
     return {}
@@ -25,7 +25,7 @@ async def ingest(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
 
 async def screen(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """Screen the samples of this round with the LLM-free tools (round 0: the whole pool)."""
-    from assay.pipeline.pool_intake import screen_round
+    from assay.pipeline.screen.pool import screen_round
 
     screen_round(runtime.context, state.round, state.proposed_ids)
     return {}
@@ -33,7 +33,7 @@ async def screen(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
 
 async def judge(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """Judge every active sample that has no verdict yet (and retry the failed ones)."""
-    from assay.pipeline.judge_round import judge_pending
+    from assay.pipeline.judge.round import judge_pending
 
     report = await judge_pending(runtime.context, state.round)
     if report is not None and report.budget_spent:
@@ -43,7 +43,7 @@ async def judge(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[st
 
 async def measure(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """Compute the targeted metrics and the gap to each target, once a round: plan reads it from the state."""
-    from assay.pipeline.measure import measure_run
+    from assay.pipeline.plan.measure import measure_run
 
     deps = runtime.context
     found = measure_run(deps)

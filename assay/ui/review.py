@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def apply_review(viewer: Viewer, item_id: int, verdict: str, note: str | None) -> int:
     """Approve or reject one pending item (a separate read-write connection, closed at once);
     returns how many items are still pending. 409 when the item is not pending (any more)."""
-    from assay.pipeline.review import review
+    from assay.pipeline.repair.review import review
 
     if verdict not in ("approved", "rejected"):
         raise HTTPException(400, "verdict must be approved or rejected")

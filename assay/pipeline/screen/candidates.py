@@ -1,6 +1,6 @@
 """Screening of synthesized samples: heuristics, decontamination, and dedup against the pool.
 
-The same LLM-free tools as `assay score` (assay.pipeline.scoring), in the same order, except that
+The same LLM-free tools as `assay score` (assay.pipeline.screen.scoring), in the same order, except that
 dedup compares each batch of new samples with a reference — the pool the seeds came from
 and every new sample accepted so far — besides each other. Reference samples come first
 in every dedup call, so when a new sample repeats one of them, the new one is dropped.
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assay.core.records import Sample
-from assay.pipeline.scoring import DEDUP_METHODS, VectorCache
+from assay.pipeline.screen.scoring import DEDUP_METHODS, VectorCache
 from assay.core.assessment import Assessment
 from assay.tools.screen import ScreenResult, Stage, run_stages
 

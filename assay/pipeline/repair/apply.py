@@ -27,8 +27,8 @@ def apply_round(session: Any, round: int) -> Applied:
     leaves the round's proposals either all applied or none, never a rewrite beside the
     original it replaces, and a re-run after the commit repeats nothing (its counts None).
     """
-    from assay.pipeline.clusters import nearest_clusters
-    from assay.pipeline.judging import record_verdicts
+    from assay.pipeline.screen.clusters import nearest_clusters
+    from assay.pipeline.judge.pool import record_verdicts
     from assay.session.judgements import Judgement
 
     done = session.meta(APPLIED_META, {})

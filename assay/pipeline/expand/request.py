@@ -15,10 +15,10 @@ import numpy as np
 from assay.agents.base import AgentContext
 from assay.core.config import Config
 from assay.core.errors import AssayError
-from assay.pipeline.expansion import CandidateScreen, ExpandOptions, ExpansionAgents, ExpansionReport
+from assay.pipeline.expand.steps import CandidateScreen, ExpandOptions, ExpansionAgents, ExpansionReport
 from assay.core.formats import sample_to_record
 from assay.core.records import FormatName, Sample, Status
-from assay.pipeline.scoring import VectorCache
+from assay.pipeline.screen.scoring import VectorCache
 from assay.session.session import Runtime, Session, session_for_output
 
 ASSAY_KEY = "_assay"
@@ -113,7 +113,7 @@ def _find_seeds(session: Session | None, pool: Path | None, request: str, k: int
 
 
 def _seeds_from_pool(pool: Path, request: str, k: int, embed: bool, config: Config) -> Seeds:
-    from assay.pipeline.ingest import read_inputs
+    from assay.pipeline.intake.ingest import read_inputs
 
     read = read_inputs([pool], skip_invalid=False, max_record_bytes=int(config.store.max_record_mb * 1e6))
     shape = read.files[0].shape

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from assay.core.records import Sample, Status
-from assay.pipeline.judge_round import judge_pending
+from assay.pipeline.judge.round import judge_pending
 from assay.session.judgements import judge_attempts, latest_judgements, unjudged_reason
 from assay.trace.log import Decision
 
@@ -27,9 +27,9 @@ async def select_final(deps: Any, round: int, *, budget_left: bool) -> str | Non
 
     With `budget_left` (the loop did not stop on a spent budget), samples whose judging failed
     in the final round get a last try (the loop has no next round to retry them in), and a
-    MIG selection first tags its candidates with their skills (pipeline/tag_round.py).
+    MIG selection first tags its candidates with their skills (pipeline/select/tag_round.py).
     """
-    from assay.pipeline.tag_round import tag_candidates, wants_tags
+    from assay.pipeline.select.tag_round import tag_candidates, wants_tags
 
     session = deps.session
     if session.meta(SELECTED_META):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assay.core.config import Config
-from assay.pipeline.ingest import IngestReport, ReadResult, store_inputs
+from assay.pipeline.intake.ingest import IngestReport, ReadResult, store_inputs
 from assay.pipeline.progress import Advance, StartTask, no_progress
 from assay.session.session import Runtime, Session
 

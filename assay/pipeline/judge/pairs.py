@@ -16,7 +16,7 @@ from typing import Any
 from assay.core.errors import InputError
 from assay.core.readers import Invalid, raw_records
 from assay.core.records import Message, Sample
-from assay.pipeline.scored_output import ASSAY_KEY
+from assay.pipeline.screen.scored_output import ASSAY_KEY
 from assay.trace.log import Decision
 
 PAIR_FIELDS = (("input", "output_1", "output_2"), ("instruction", "response_a", "response_b"))

@@ -16,9 +16,9 @@ from assay.core.concurrency import gather_cancelling
 from assay.core.errors import BudgetExhausted
 from assay.core.records import Sample
 from assay.llm.gateway import LLMResult
-from assay.pipeline.expansion import AGENT, ExpandOptions, ExpansionAgents, Parent
-from assay.pipeline.expansion_report import KeptSample, Rejection
-from assay.pipeline.expansion_screen import CandidateScreen
+from assay.pipeline.expand.steps import AGENT, ExpandOptions, ExpansionAgents, Parent
+from assay.pipeline.expand.report import KeptSample, Rejection
+from assay.pipeline.screen.candidates import CandidateScreen
 from assay.trace.log import Decision, Trace
 
 JudgeOutcome = LLMResult[JudgeVerdict] | str  # a verdict, or the message of the budget that stopped it

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from assay.core.records import Sample
-from assay.pipeline.tagging import SKILLS_TAG_KEY
+from assay.pipeline.select.tagging import SKILLS_TAG_KEY
 
 CHUNK = 16
 

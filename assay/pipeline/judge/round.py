@@ -10,7 +10,7 @@ from assay.core.records import Status
 async def judge_pending(deps: Any, round: int) -> Any:
     """Judge the active samples with no verdict yet and attempts left (a failure of an earlier
     pass is tried again here); returns the pass's report, or None when there was nothing to do."""
-    from assay.pipeline.judging import JudgePoolReport, judge_by_llm, judge_pool
+    from assay.pipeline.judge.pool import JudgePoolReport, judge_by_llm, judge_pool
     from assay.session.judgements import judge_attempts, to_judge
 
     session = deps.session

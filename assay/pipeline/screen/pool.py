@@ -21,7 +21,7 @@ def ingest_inputs(deps: Any) -> None:
     session = deps.session
     if session.meta("ingested"):
         return
-    from assay.pipeline.ingest import read_inputs, store_inputs
+    from assay.pipeline.intake.ingest import read_inputs, store_inputs
 
     config = session.config
     read = read_inputs([Path(p) for p in deps.options.inputs], skip_invalid=deps.options.skip_invalid,
@@ -52,8 +52,8 @@ def screen_round(deps: Any, round: int, proposed_ids: Sequence[str]) -> None:
 
 
 def _screen_pool(deps: Any, samples: list[Sample], mark_done: Callable[[], None]) -> None:
-    from assay.pipeline.scoring import ScoreOptions, VectorCache, score_pool
-    from assay.pipeline.screen_session import apply_screen
+    from assay.pipeline.screen.scoring import ScoreOptions, VectorCache, score_pool
+    from assay.pipeline.screen.record import apply_screen
 
     session, options = deps.session, deps.options
     store = session.store
@@ -73,8 +73,8 @@ def _screen_additions(deps: Any, fresh: list[Sample], round: int, mark_done: Cal
     if not fresh:
         mark_done()
         return
-    from assay.pipeline.clusters import nearest_clusters
-    from assay.pipeline.expansion_screen import CandidateScreen
+    from assay.pipeline.screen.clusters import nearest_clusters
+    from assay.pipeline.screen.candidates import CandidateScreen
     from assay.trace.log import Decision
 
     session = deps.session

@@ -18,8 +18,8 @@ from assay.agents.synthesizer import SynthOptions
 from assay.core.plan import Plan
 from assay.core.records import FormatName, Sample, Status
 from assay.pipeline.deps import CurationDeps
-from assay.pipeline.expansion import ExpandOptions, ExpansionAgents, ExpansionReport
-from assay.pipeline.expansion_screen import CandidateScreen
+from assay.pipeline.expand.steps import ExpandOptions, ExpansionAgents, ExpansionReport
+from assay.pipeline.screen.candidates import CandidateScreen
 from assay.session.judgements import latest_judgements
 from assay.session.proposals import proposals, propose, sample_payload
 

@@ -22,13 +22,13 @@ from assay.core.config import Config
 from assay.core.errors import AssayError
 from assay.core.formats import sample_to_record
 from assay.llm.factory import build_gateway, check_prices
-from assay.pipeline.ingest import ReadResult, read_inputs
-from assay.pipeline.judge_pairs import Pair, pairwise_outcome, read_pairs
-from assay.pipeline.judge_verify import VerifyOptions, reference_query, verification_json, verify_summary
+from assay.pipeline.intake.ingest import ReadResult, read_inputs
+from assay.pipeline.judge.pairs import Pair, pairwise_outcome, read_pairs
+from assay.pipeline.judge.verify import VerifyOptions, reference_query, verification_json, verify_summary
 from assay.pipeline.progress import StartTask, no_progress
 from assay.llm.transport import Transport
 from assay.core.readers import container_of_name
-from assay.pipeline.scored_output import ASSAY_KEY
+from assay.pipeline.screen.scored_output import ASSAY_KEY
 from assay.session.session import Runtime, Session, session_for_output
 from assay.trace.log import Decision
 from assay.core.writers import write_records

@@ -7,7 +7,7 @@ sample is judged again in a later pass, up to `judge.max_attempts` failed attemp
 
 With `--judge-sample K` (`deps.options.judge_sample`) the LLM judges K samples per cluster
 (`tags["cluster"]`; samples without one form one group of their own), a classifier trained
-on every successful LLM verdict of the session (`assay.pipeline.quality_model`) predicts the rest,
+on every successful LLM verdict of the session (`assay.pipeline.judge.quality_model`) predicts the rest,
 and the doubtful predictions go to the LLM too, within a cap on the pass's LLM share. Too
 few verdicts (or a classifier no better than their mean) → the LLM judges everything, and a
 `judge_sample` event says why. Decisions say where each score came from:
@@ -24,7 +24,7 @@ from random import Random
 from typing import Any
 
 from assay.session.judgements import Judgement, judge_attempts, record_judgements
-from assay.pipeline.quality_model import QualityModel, QualityModelSettings, build_features, route
+from assay.pipeline.judge.quality_model import QualityModel, QualityModelSettings, build_features, route
 from assay.core.records import Sample
 from assay.trace.log import Decision
 

@@ -22,7 +22,7 @@ import numpy as np
 from assay.core.errors import AssayError
 from assay.core.readers import Invalid, container_of_name, raw_records
 from assay.pipeline.progress import StartTask
-from assay.pipeline.scored_output import ASSAY_KEY
+from assay.pipeline.screen.scored_output import ASSAY_KEY
 from assay.tools.coverage import unit_rows
 from assay.tools.selection import GAIN_MEANING, METHODS, Constraints, LabelSets, MigOptions, Pool, select
 from assay.tools.selection.summary import compare

@@ -9,10 +9,10 @@ from typing import Any, TypedDict
 import numpy as np
 
 from assay.core.config import Config
-from assay.pipeline.ingest import read_inputs
+from assay.pipeline.intake.ingest import read_inputs
 from assay.pipeline.progress import Advance, StartTask, no_progress
-from assay.pipeline.scored_output import injection_flags, summary, write_scored
-from assay.pipeline.scoring import ScoreOptions, VectorCache, score_pool
+from assay.pipeline.screen.scored_output import injection_flags, summary, write_scored
+from assay.pipeline.screen.scoring import ScoreOptions, VectorCache, score_pool
 from assay.session.session import Runtime, Session
 
 
@@ -74,7 +74,7 @@ def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
     injection = injection_flags(samples)
     written = write_scored(out, result, shape, cluster_of, read.records, injection)
     if session is not None:
-        from assay.pipeline.screen_session import apply_screen
+        from assay.pipeline.screen.record import apply_screen
 
         apply_screen(session, result, cluster_of)
         session.close()

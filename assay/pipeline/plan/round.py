@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.core.plan import Measurement, Plan, RoundRecord, StopReason
-from assay.pipeline.planning import PlanningInput, allowed_actions, check_choice, made_progress, policy_plan
-from assay.pipeline.repair import repair_threshold, repairable
+from assay.pipeline.plan.policy import PlanningInput, allowed_actions, check_choice, made_progress, policy_plan
+from assay.pipeline.repair.rewrites import repair_threshold, repairable
 from assay.pipeline.rounds import record_round
 
 

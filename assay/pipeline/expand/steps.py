@@ -23,8 +23,8 @@ from assay.agents.synthesizer import PERSONA_OP, HopJob, RequestPlan, SynthOptio
 from assay.core.concurrency import gather_cancelling
 from assay.core.errors import BudgetExhausted
 from assay.core.records import FormatName, Message, Origin, Sample
-from assay.pipeline.expansion_report import ExpansionReport, KeptSample, Rejection, reason_family
-from assay.pipeline.expansion_screen import CandidateScreen
+from assay.pipeline.expand.report import ExpansionReport, KeptSample, Rejection, reason_family
+from assay.pipeline.screen.candidates import CandidateScreen
 from assay.trace.log import Trace
 
 __all__ = [

@@ -1,0 +1,1 @@
+"""Expansion (AIDE multi-hop synthesis): the steps the expansion subgraph runs, a round's expansion jobs, and `assay expand` requests."""

@@ -1,0 +1,1 @@
+"""Intake: read sample files, validate each record, and store the new ones in a session."""

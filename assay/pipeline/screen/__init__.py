@@ -1,0 +1,1 @@
+"""Screening with the LLM-free tools (heuristics, dedup, decontamination, IFD, clusters): the run's pool, synthesized candidates, and `assay score` files."""
