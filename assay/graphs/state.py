@@ -34,4 +34,8 @@ def checkpoint_serializer() -> object:
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
     models = (CurationState, TargetStatus, Plan, RoundRecord, Measurement)
-    return JsonPlusSerializer(allowed_msgpack_modules=[(m.__module__, m.__name__) for m in models])
+    allowed = [(m.__module__, m.__name__) for m in models]
+    # Sessions checkpointed by 0.1.0 name the plan types under this module, where they were
+    # defined then; it still exports them. Blocked, they would come back as None: a lost plan.
+    allowed += [(__name__, m.__name__) for m in (TargetStatus, Plan, RoundRecord)]
+    return JsonPlusSerializer(allowed_msgpack_modules=allowed)
