@@ -31,6 +31,9 @@ def test_contracts_cover_every_package_and_admit_no_exceptions():
     (layers,) = [c for c in contracts if c["type"] == "layers"]
     assert layers["exhaustive"] is True  # a new top-level package must be given a layer
     assert any(c["type"] == "acyclic_siblings" and c["ancestors"] == ["assay"] for c in contracts)
+    below_interface = {"assay." + layer for line in layers["layers"][3:] for layer in line.split(" | ")}
+    (rendering,) = [c for c in contracts if set(c.get("forbidden_modules", ())) == {"rich", "typer"}]
+    assert set(rendering["source_modules"]) == below_interface  # every layer under cli, ui and report
 
 
 def _source_files() -> list[Path]:

@@ -64,7 +64,8 @@ def expand_view(summary: dict[str, Any]) -> Any:
     """`assay expand`'s summary: generated, kept, rejected by reason, spend, where things went."""
     from rich.console import Group
     from rich.table import Table
-    from assay.core.safe_text import cells, plain, visible_all
+    from assay.core.safe_text import visible_all
+    from assay.cli.text import cells, plain
 
     summary = visible_all(summary)  # the request and the plan are user and model text: shown as text
     table = Table(title=plain(f"expand · {summary['request'][:60]}"))

@@ -40,7 +40,8 @@ def ingest_table(outcome: IngestOutcome) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from assay.core.safe_text import cells, plain, visible
+    from assay.core.safe_text import visible
+    from assay.cli.text import cells, plain
 
     report = outcome.report
     table = Table(title="ingest", show_lines=False)

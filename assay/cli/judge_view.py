@@ -7,7 +7,8 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from assay.core.safe_text import cells, plain, visible_all
+from assay.core.safe_text import visible_all
+from assay.cli.text import cells, plain
 
 BAR_WIDTH = 30
 

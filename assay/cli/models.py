@@ -41,7 +41,7 @@ def model_check_view(outcome: ModelCheckOutcome) -> Any:
     """The result of `assay models check`."""
     from rich.panel import Panel
 
-    from assay.core.safe_text import plain
+    from assay.cli.text import plain
 
     result = outcome.result
     rows = [f"model: {outcome.model}" + (" (dry run: placeholder answers)" if outcome.dry_run else ""),

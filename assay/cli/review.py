@@ -48,7 +48,7 @@ def pending_table(items: Sequence[Proposal]) -> Any:
     """The pending items, one row each."""
     from rich.table import Table
 
-    from assay.core.safe_text import cells
+    from assay.cli.text import cells
 
     table = Table(title=f"{len(items)} pending review item{'s' if len(items) != 1 else ''}")
     for column in ("id", "round", "kind", "sample", "from", "summary"):

@@ -10,7 +10,8 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 from rich.text import Text
 
-from assay.core.safe_text import cells, plain, visible_all
+from assay.core.safe_text import visible_all
+from assay.cli.text import cells, plain
 
 SHOWN_METRICS = ("active", "qualifying", "export_mean_quality", "export_min_quality", "cluster_coverage",
                  "topic_coverage")

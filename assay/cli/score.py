@@ -41,7 +41,7 @@ def score_view(report: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
 
-    from assay.core.safe_text import cells, plain
+    from assay.cli.text import cells, plain
 
     total = report["total"]
     reasons = Table(title=f"{total} distinct samples")

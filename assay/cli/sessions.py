@@ -21,7 +21,7 @@ def sessions_table(entries: list[SessionEntry]) -> Any:
     """The registered sessions that still exist, with sample counts and spend."""
     from rich.table import Table
 
-    from assay.core.safe_text import cells
+    from assay.cli.text import cells
 
     table = Table(title="sessions")
     for column in ("folder", "created", "samples", "LLM calls", "cost (USD)"):

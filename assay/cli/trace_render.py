@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from assay.core.safe_text import cells, visible_all
+from assay.core.safe_text import visible_all
+from assay.cli.text import cells
 
 SNIPPET = 400
 

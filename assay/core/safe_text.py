@@ -6,11 +6,11 @@ line read differently from what it holds. Every display path shows it inert:
 
 - `visible` writes each control character as a visible escape (`\\x1b`), so nothing reaches the
   terminal as a command and a reviewer sees that the text holds one;
-- `plain` makes a Rich `Text` of it (never parsed as markup or emoji codes);
 - `visible_all` applies `visible` to every string of a report before a view draws it;
 - `json_text` writes JSON for machines with every control character escaped (the data unchanged).
 
-HTML pages escape with their own templates (Jinja2 autoescape; the report's SVG charts through
+The terminal views make Rich `Text` of it with `assay.cli.text.plain` (never parsed as
+markup). HTML pages escape with their own templates (Jinja2 autoescape; the report's SVG charts through
 `assay.report.charts.e`) after `visible`.
 """
 
@@ -20,7 +20,6 @@ import json
 import re
 from typing import Any
 
-from rich.text import Text
 
 # C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI on some terminals),
 # bidi embeddings, overrides and isolates, the line and paragraph separators, and the zero-width
@@ -55,15 +54,3 @@ def visible_all(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [visible_all(v) for v in value]
     return value
-
-
-def plain(value: Any, style: str = "") -> Text:
-    """A Rich Text of any value shown as it is: no markup, no emoji codes, control characters visible."""
-    if isinstance(value, Text):
-        return value
-    return Text(visible(str(value)), style=style)
-
-
-def cells(*values: Any) -> list[Text]:
-    """Table cells for `Table.add_row`: a plain string cell would be parsed as markup."""
-    return [plain(v) for v in values]
