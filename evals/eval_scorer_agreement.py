@@ -117,7 +117,7 @@ def _nan(value: float | None) -> float:
 
 
 def heuristic_scores(samples: list) -> tuple[dict[str, np.ndarray], str]:
-    """Numeric scores of the heuristic screen, where tools/heuristics.py exists."""
+    """Numeric scores of the heuristic screen, where assay/tools/heuristics.py exists."""
     started = time.perf_counter()
     try:  # optional: its language detector, for one, is imported on first use
         from assay.tools.heuristics import HeuristicScreen
