@@ -119,3 +119,13 @@ def test_errors_from_several_sources_name_each(tmp_path: Path) -> None:
         f"recipe {tmp_path / 'assay.toml'}: budget.max_rounds: Input should be greater than or equal to 1",
         "environment (ASSAY_LLM__SEED): llm.seed: Input should be a valid integer, unable to parse string as an integer",
         "command-line flags: targets.size: Input should be greater than or equal to 1"]
+
+
+def test_only_assay_model_and_section_key_variables_are_settings() -> None:
+    # A stray variable named like a section or a top-level field neither changes nor breaks a
+    # command (before pydantic-settings only these two forms were read, and only in capitals).
+    env = {"ASSAY_DRY_RUN": "1", "ASSAY_LLM": "not json", "ASSAY_TARGETS": "x", "assay_budget__max_usd": "3"}
+    config = load_config(env=env)
+    assert config.dry_run is False
+    assert config.budget.max_usd is None
+    assert load_config(env={"ASSAY_BUDGET__MAX_USD": "3"}).budget.max_usd == 3

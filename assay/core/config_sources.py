@@ -52,8 +52,11 @@ class Environment(EnvSettingsSource):
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        # Names compare case-insensitively (pydantic-settings' default), hence lower-cased keys.
-        return {name.lower(): value for name, value in self.given.items()}
+        # Only ASSAY_MODEL and ASSAY_<SECTION>__<KEY>, the prefix in capitals: a stray ASSAY_DRY_RUN
+        # or ASSAY_LLM must neither change nor break every command. pydantic-settings matches
+        # field names case-insensitively, hence the lower-cased keys.
+        return {name.lower(): value for name, value in self.given.items()
+                if name == MODEL_VARIABLE or (name.startswith(ENV_PREFIX) and NESTED_DELIMITER in name)}
 
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
