@@ -271,3 +271,15 @@ def test_host_check_ignores_case(shared: BuiltSession) -> None:
     for host in ("LOCALHOST:8484", "LocalHost", "127.0.0.1:8484"):
         assert c.get("/", headers={"Host": host}).status_code == 200, host
     assert c.get("/", headers={"Host": "EVIL.example"}).status_code == 400
+
+
+def test_a_failed_tagging_call_does_not_explain_a_samples_status(own: BuiltSession) -> None:
+    # Tagging runs just before selection: its failures are traced on selected samples, but
+    # they say nothing about why a sample is selected, active or dropped.
+    import sqlite3 as db
+
+    with db.connect(own.dir / "session.db") as conn:
+        conn.execute("INSERT INTO decisions (ts, round, sample_id, agent, action, reason) "
+                     "VALUES ('2026-01-01T00:00:00', 1, ?, 'decomposer', 'tag_failed', 'timeout')", (own.rewrite,))
+    detail = ok(client(own), f"/api/samples/{own.rewrite}").json()
+    assert detail["why"]["action"] == "judged"

@@ -187,6 +187,9 @@ def review_item(conn: sqlite3.Connection, item_id: int) -> dict[str, Any] | None
     return item
 
 
+NOT_STATUS_DECISIONS = frozenset({"tag_failed"})
+
+
 def sample_detail(conn: sqlite3.Connection, sample_id: str) -> dict[str, Any]:
     """A sample's lineage with its decisions and calls, and the decision that explains its status."""
     from assay.trace.view import reason_code, sample_history
@@ -196,7 +199,9 @@ def sample_detail(conn: sqlite3.Connection, sample_id: str) -> dict[str, Any]:
     code = reason_code(node["reason"])
     decisions = node["decisions"]
     explaining = [d for d in decisions if code and (reason_code(d["reason"]) == code or d["action"] == "drop")]
-    history["why"] = (explaining or decisions or [None])[-1]
+    # A failed tagging call annotates a sample; it never decides its status.
+    deciding = [d for d in decisions if d["action"] not in NOT_STATUS_DECISIONS]
+    history["why"] = (explaining or deciding or [None])[-1]
     history["in_session"] = {n["id"] for n in [*history["ancestors"], node, *history["descendants"]]}
     history["children"] = [n for n in history["descendants"] if node["id"] in n["parent_ids"]]
     return history
