@@ -104,11 +104,15 @@ async def test_tagging_stops_at_the_budget_and_keeps_what_it_paid_for(tmp_path, 
     ledger = BudgetLedger(max_calls=judging + 3)  # and three calls are left for tagging
     session, _ = open_session(tmp_path, runtime, Config(targets=Targets(size=5, quality_floor=3.0)), ledger=ledger)
     state, _ = await run_graph(session, RunOptions(inputs=[str(pool)], selection="mig"))
-    assert state.stop_reason == "budget_spent"
+    assert state.stop_reason == "targets_met"  # the loop's own stop; the spent budget is in the trace
     tagged = [s for s in session.samples.iter() if s.tags.get("skills")]
     assert 0 < len(tagged) <= 3 and tag_calls(session) == len(tagged)
     assert session.conn.execute("SELECT COUNT(*) FROM llm_calls").fetchone()[0] == judging + 3
-    assert (session.dir / "curated.jsonl").exists()  # the selection still ran, on what was tagged
+    assert "stopped: LLM call budget spent" in session.conn.execute("SELECT message FROM events WHERE kind = 'tag'").fetchone()[0]
+    assert (session.dir / "curated.jsonl").exists()  # the selection still ran
+    # Some candidates untagged: MIG selects on cluster labels for all, not on the few tagged.
+    (picked,) = spy_select
+    assert all(name.startswith("cluster-") for name in picked.labels.names)
 
 
 @pytest.mark.parametrize(("flags", "enabled"), [([], True), (["--no-tags"], False)])
@@ -130,3 +134,30 @@ def test_the_no_tags_flag_turns_tagging_off_in_the_sessions_recipe(tmp_path, mon
                                       *flags])
     assert isinstance(result.exception, Started), result.output
     assert result.exception.args[0].tags.enabled is enabled
+
+
+def test_resume_can_turn_tagging_off(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    import assay.cli.run as run_module
+    from assay.cli.app import app
+
+    class Resumed(Exception):
+        """Stops the command where the resume would begin, with the settings it would store."""
+
+    def resume_run(session: Path, *, overrides: dict[str, Any], **kwargs: Any) -> None:
+        raise Resumed(overrides)
+
+    monkeypatch.setattr(run_module, "resume_run", resume_run)
+    result = CliRunner().invoke(app, ["resume", str(tmp_path), "--no-tags"])
+    assert isinstance(result.exception, Resumed), result.output
+    assert result.exception.args[0]["tags.enabled"] is False
+
+
+def test_a_session_stored_before_tagging_existed_goes_on_without_it(tmp_path) -> None:
+    from assay.core.recipe import stored_recipe
+
+    before = Config().model_dump(mode="json")
+    del before["tags"]  # what 0.1.0 stored
+    assert stored_recipe(tmp_path, before).tags.enabled is False
+    assert stored_recipe(tmp_path, Config().model_dump(mode="json")).tags.enabled is True

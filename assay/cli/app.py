@@ -128,6 +128,7 @@ def resume(
     price: PriceOpt = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Switch the session to this litellm model.")] = None,
     api_base: ApiBaseOpt = None,
+    no_tags: Annotated[bool, typer.Option("--no-tags", help="Stop tagging skills before MIG selection; MIG then uses cluster labels.")] = False,
 ) -> None:
     """Continue a stopped, killed or paused session from its last checkpoint; paid calls come from the cache.
 
@@ -138,7 +139,8 @@ def resume(
     from assay.cli.run_display import RunDisplay, outcome_view
 
     overrides = {"budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds,
-                 **price_settings(price), "models.default": model, "llm.api_base": api_base}
+                 **price_settings(price), "models.default": model, "llm.api_base": api_base,
+                 "tags.enabled": False if no_tags else None}
     with progress_bar() as progress:
         outcome = resume_run(session, runtime=runtime(), overrides=overrides, emit=RunDisplay(console, progress))
     console.print(outcome_view(outcome))

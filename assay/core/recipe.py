@@ -18,6 +18,10 @@ from assay.core.errors import AssayError
 
 def stored_recipe(directory: Any, data: dict[str, Any]) -> Config:
     """A session's stored recipe, or one line naming the key this version of assay cannot read."""
+    if "tags" not in data:
+        # Written before the run tagged skills (0.1.0): the session goes on as it began, without
+        # one new LLM call per candidate it never asked for. `assay resume` cannot turn it on.
+        data = {**data, "tags": {"enabled": False}}
     try:
         return Config.model_validate(data)
     except ValidationError as err:

@@ -20,7 +20,9 @@ async def select(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
     from assay.pipeline.select.final import select_final
 
     spent = await select_final(runtime.context, state.round, budget_left=state.stop_reason != "budget_spent")
-    return {"stop_reason": "budget_spent", "stop_message": spent} if spent else {}
+    # The loop's own stop (targets met, rounds used up) stays the session's reason; the budget
+    # that ran out in the final judging or tagging is in the trace and the selection's notes.
+    return {"stop_reason": "budget_spent", "stop_message": spent} if spent and state.stop_reason is None else {}
 
 
 async def export_gate(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:

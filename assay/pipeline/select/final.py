@@ -100,8 +100,8 @@ def _sort_pool(session: Any) -> _Pool:
 def choose(deps: Any, samples: list[Any], quality: list[float], size: int) -> tuple[list[int], list[str]]:
     """Indices of the chosen samples: all of them when they fit, else the selector's picks.
 
-    MIG selects on the samples' skill tags (`tags["skills"]`, written by the run's tag step);
-    a pool without any falls back to cluster labels.
+    MIG selects on the samples' skill tags (`tags["skills"]`, written by the run's tag step)
+    when every candidate has them, and on cluster labels otherwise.
     """
     if len(samples) <= size:
         return list(range(len(samples))), []
@@ -111,7 +111,11 @@ def choose(deps: Any, samples: list[Any], quality: list[float], size: int) -> tu
     method = deps.options.selection
     clusters = np.asarray([int(s.tags["cluster"][0]) if s.tags.get("cluster") else -1 for s in samples], dtype=np.int64)
     skills = [s.tags.get("skills", []) for s in samples]
-    labels = LabelSets.from_lists(skills if any(skills) else [[f"cluster-{c}"] for c in clusters])
+    tagged = sum(1 for labels_of in skills if labels_of)
+    # Skill tags only when every candidate has some: an untagged sample adds no information
+    # gain, so MIG would take the tagged ones and fill up in row order, blind to quality.
+    labels = LabelSets.from_lists(skills if tagged == len(samples) else [[f"cluster-{c}"] for c in clusters])
+    partly = [f"skill tags on {tagged} of {len(samples)} candidates: selected on cluster labels"] if 0 < tagged < len(samples) else []
     vectors = label_vectors = None
     store = deps.session.store
     if method in NEEDS_VECTORS:
@@ -121,7 +125,7 @@ def choose(deps: Any, samples: list[Any], quality: list[float], size: int) -> tu
     pool = Pool(len(samples), np.asarray(quality, dtype=np.float64), clusters, labels, vectors, label_vectors)
     picked = select(method, pool, size, seed=deps.session.config.llm.seed)
     chosen = [int(i) for i in picked.indices]
-    notes = [*picked.notes, *picked.warnings]
+    notes = [*partly, *picked.notes, *picked.warnings]
     if len(chosen) < size:
         # The selector's own rule (DEITA's similarity cap, say) left room: the user asked for
         # `size`, and enough samples qualify, so the best remaining ones by score fill it.
