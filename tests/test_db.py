@@ -42,3 +42,16 @@ def test_trace_records_events_and_decisions_with_injected_clock(session) -> None
     decision = session.conn.execute("SELECT * FROM decisions").fetchone()
     assert event["ts"].startswith("2026-01-01T00:00:") and event["round"] == 1
     assert (decision["sample_id"], decision["agent"], decision["action"], decision["call_ids"]) == ("abc", "judge", "score", "[7]")
+
+
+def test_an_sqlite_too_old_for_the_schema_is_one_line_naming_the_versions(tmp_path, monkeypatch) -> None:
+    import sqlite3
+
+    from assay.core.errors import AssayError
+    from assay.session import db
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(AssayError, match=r"needs SQLite 3\.35\.0 or newer; this Python has 3\.31\.1"):
+        db.connect(tmp_path / "session.db")
+    assert not (tmp_path / "session.db").exists()  # refused before anything was written

@@ -91,8 +91,17 @@ class SessionConnection(sqlite3.Connection):
             self._pending.append((self._depth, action))
 
 
+# RETURNING (batched trace writes) needs 3.35; FTS5's trigram tokenizer (text search) 3.34.
+MIN_SQLITE = (3, 35, 0)
+
+
 def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
     """Open a session DB, bringing its schema up to date unless read-only."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        from assay.core.errors import AssayError
+
+        raise AssayError(f"{path}: assay needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this Python has "
+                         f"{sqlite3.sqlite_version} (a newer Python build bundles a newer SQLite)")
     if read_only:
         conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
     else:
