@@ -85,7 +85,9 @@ def stored_pool(session: Session, floor: float | None = 3.5, *, real_embeddings:
 
 def deps_for(session: Session, judge: object, k: int | None) -> tuple[CurationDeps, object]:
     ctx, fake = scripted_context(session, default=judge)
-    deps = CurationDeps(session=session, options=RunOptions(judge_sample=k))
+    from assay.report.write import write_report
+
+    deps = CurationDeps(session=session, options=RunOptions(judge_sample=k), write_report=write_report)
     deps.contexts[("judge", 0)] = ctx
     return deps, fake
 

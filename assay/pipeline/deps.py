@@ -44,16 +44,16 @@ class CurationDeps:
     """The session and options the services use; `emit` reports progress to the CLI.
 
     `write_report` writes report.html at export: the interface layer fills it with
-    assay.report's writer (a service cannot import the report layer above it); None writes
-    no report.
+    assay.report's writer (a service cannot import the report layer above it). Required: an
+    export without its report would leave the session unfinished on every resume.
     """
 
     session: Any
     options: RunOptions
+    write_report: SkipJsonSchema[ReportWriter]
     # Not data a client could send: left out of the context's JSON schema (LangGraph Studio shows it).
     emit: SkipJsonSchema[Callable[[str, dict[str, Any]], None]] = field(default=lambda kind, data: None)
     contexts: SkipJsonSchema[dict[tuple[str, int], Any]] = field(default_factory=dict)  # AgentContext per (role, round)
-    write_report: SkipJsonSchema[ReportWriter | None] = None
 
     def agent(self, role: AgentRole, round: int) -> AgentContext:
         """The agent context for a role in a round (its calls are traced with the round)."""

@@ -32,9 +32,9 @@ def export_run(deps: Any, state: Any) -> dict[str, Path]:
     return export_session(deps.session, state, write_report=deps.write_report)
 
 
-def export_session(session: Any, state: Any, *, write_report: ReportWriter | None) -> dict[str, Path]:
+def export_session(session: Any, state: Any, *, write_report: ReportWriter) -> dict[str, Path]:
     """Write curated, rejected and lineage files into the session folder (each atomically), and the
-    report through `write_report` (the report layer's writer, injected: None writes no report);
+    report through `write_report` (the report layer's writer, injected);
     returns their paths."""
     folder = Path(session.dir)
     samples = list(session.samples.iter()) + never_pooled(session)
@@ -48,8 +48,7 @@ def export_session(session: Any, state: Any, *, write_report: ReportWriter | Non
     write_jsonl(written["curated"], (record_of(s, by_id) for s in selected))
     write_jsonl(written["rejected"], (_rejected_record(s, by_id) for s in dropped))
     write_jsonl(written["lineage"], (_lineage_row(s, verdicts.get(s.id)) for s in samples))
-    if write_report is not None:
-        written["report"] = write_report(session, state, folder / REPORT)
+    written["report"] = write_report(session, state, folder / REPORT)
     session.trace.event("export", f"exported {len(selected)} curated and {len(dropped)} rejected samples",
                         {k: str(v) for k, v in written.items()})
     return written
