@@ -1,4 +1,4 @@
-"""The expansion loop as a LangGraph subgraph: the steps are services in assay/pipeline/expansion*.py.
+"""The expansion loop as a LangGraph subgraph: the steps are services in assay/pipeline/expand/.
 
     plan_request → next_wave → synthesize → screen → judge → keep
                        ↑                                      │

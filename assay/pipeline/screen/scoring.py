@@ -1,4 +1,5 @@
-"""`assay score`: screen a pool with the LLM-free tools, in stages, embeddings computed once.
+"""Screen samples with the LLM-free tools, in stages, embeddings computed once: the run's pool
+(screen/pool.py) and `assay score` files (screen/files.py).
 
 Stage order: heuristics, decontamination, dedup, IFD, then clusters and novelty. Cheap
 filters run first so the expensive ones only see survivors; embeddings are computed once
