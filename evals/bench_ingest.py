@@ -43,7 +43,9 @@ def main() -> None:
         data = Path(tempfile.mkdtemp()) / data.name
         data.write_text(json.dumps(records))
     work = Path(tempfile.mkdtemp(prefix="assay-bench-"))
-    config = Config.model_validate({"store": {"device": args.device, "embedding_batch_size": args.batch_size}})
+    # The shared embedding cache is off: this measures the embedding work itself, every round.
+    config = Config.model_validate({"store": {"device": args.device, "embedding_batch_size": args.batch_size,
+                                              "embedding_cache": "off"}})
     runtime = Runtime(env={"ASSAY_HOME": str(work / "home")})
     texts = [s.text() for s in read_inputs([data], skip_invalid=False, max_record_bytes=16_000_000).samples]
     n = len(texts)

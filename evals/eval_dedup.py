@@ -157,6 +157,16 @@ def cached_vectors(texts: list[str], cache: Path) -> np.ndarray:
     return np.stack([known[k] for k in keys])
 
 
+class CachedEncoder:
+    """An embedder for the semantic task check: the parts it is asked for go through the vector cache."""
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return cached_vectors(list(texts), self.cache)
+
+
 def score(result, n_pool: int, planted: list[Planted]) -> tuple[dict[str, float], list[tuple[int, int]]]:
     """Recall per kind and overall, precision, and the pool samples dropped (with what they joined)."""
     cluster_of = {}
@@ -193,9 +203,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vector-cache", type=Path, default=Path("/tmp/assay_dedup_minilm_vectors.npz"),
                         help="embeddings of earlier runs, keyed by a hash of each text")
-    parser.add_argument("--methods", default="exact,minhash-jaccard,minhash,semantic,exact+minhash+semantic",
+    parser.add_argument("--methods", default="exact,minhash-jaccard,minhash-whole,minhash,semantic-whole,semantic,"
+                                             "exact+minhash+semantic",
                         help="comma-separated runs; '+' joins methods into one run; minhash-jaccard is "
-                             "minhash without the edited-copy rule (the Jaccard threshold alone), the baseline")
+                             "minhash on the whole text by the Jaccard threshold alone, the first baseline; "
+                             "minhash-whole adds the edited-copy rule but not the instruction-aware check "
+                             "(the default before it); semantic-whole is semantic without its task check")
     parser.add_argument("--minhash-threshold", type=float, default=0.8)
     parser.add_argument("--semantic-threshold", type=float, default=0.95)
     parser.add_argument("--show-pool-drops", type=int, default=40, help="pool drops to print for eyeballing")
@@ -215,17 +228,16 @@ def main() -> None:
     samples = pool + [record_to_sample(c.record, "alpaca", source=f"planted:{c.kind}") for c in planted]
     print(f"pool {len(pool)} + {len(planted)} planted: {dict(sorted(Counter(c.kind for c in planted).items()))}")
     runs = [tuple(run.split("+")) for run in args.methods.split(",")]
-    needs_vectors = any("semantic" in run for run in runs)
+    needs_vectors = any(m.startswith("semantic") for run in runs for m in run)
     vectors = cached_vectors([s.text() for s in samples], args.vector_cache) if needs_vectors else None
 
     table = []
     for methods in runs:
         started = time.perf_counter()
-        jaccard_only = "minhash-jaccard" in methods
-        chosen = tuple("minhash" if m == "minhash-jaccard" else m for m in methods)
+        chosen = tuple(m.split("-")[0] for m in methods)
         result = dedup(samples, chosen, vectors if "semantic" in chosen else None,
                        minhash_threshold=args.minhash_threshold, semantic_threshold=args.semantic_threshold,
-                       **({"edited": None} if jaccard_only else {}))
+                       embedder=CachedEncoder(args.vector_cache), **baseline_options(methods))
         seconds = time.perf_counter() - started
         figures, pool_drops = score(result, len(pool), planted)
         table.append(("+".join(methods), seconds, figures))
@@ -235,6 +247,16 @@ def main() -> None:
                   f"      kept:    {samples[kept].text()[:150]!r}")
     print_table(table, len(samples))
     print(f"thresholds: minhash Jaccard {args.minhash_threshold}, semantic cosine {args.semantic_threshold}")
+
+
+def baseline_options(methods: tuple[str, ...]) -> dict[str, None]:
+    """The dedup options that turn a baseline run's rules off: minhash-jaccard drops the
+    edited-copy rule and the task check, minhash-whole the task check only, semantic-whole
+    the semantic task check."""
+    options: dict[str, None] = {"semantic_task": None} if "semantic-whole" in methods else {}
+    if "minhash-jaccard" in methods:
+        return options | {"edited": None, "task": None}
+    return options | ({"task": None} if "minhash-whole" in methods else {})
 
 
 def print_table(table: list[tuple[str, float, dict[str, float]]], n: int) -> None:

@@ -16,6 +16,7 @@ from assay.tools.dedup import (
     normalize_text,
     semantic_pairs,
 )
+from assay.tools.dedup_task import TaskRule
 
 
 def sample(question: str, answer: str, **scores: float) -> Sample:
@@ -129,11 +130,11 @@ def test_semantic_pairs_by_blocks_match_the_full_matrix() -> None:
 def test_semantic_with_given_vectors_drops_the_paraphrase() -> None:
     batch = [sample("q1", "a1"), sample("q2", "a2"), sample("q1 reworded", "a1 reworded")]
     vectors = unit(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.97, 0.1, 0.0]]))
-    result = dedup(batch, methods=("semantic",), vectors=vectors)
+    result = dedup(batch, methods=("semantic",), vectors=vectors, semantic_task=None)
     assert [a.keep for a in result.assessments] == [True, True, False]
     assert result.assessments[2].reason == f"duplicate_of:{batch[0].id}"
     assert result.assessments[2].detail == f"semantic similarity {vectors[0] @ vectors[2]:.2f}"
-    looser = dedup(batch, methods=("semantic",), vectors=vectors, semantic_threshold=0.999)
+    looser = dedup(batch, methods=("semantic",), vectors=vectors, semantic_threshold=0.999, semantic_task=None)
     assert all(a.keep for a in looser.assessments)
 
 
@@ -174,8 +175,8 @@ def test_semantic_through_the_store_index_agrees_with_the_matrix(session, tmp_pa
     store = Store(session.samples, VectorsByText({s.text(): v for s, v in zip(batch, vectors, strict=True)}),
                   chroma_client(tmp_path, None), "dedup-test")
     store.add(batch)
-    from_matrix = dedup(batch, methods=("semantic",), vectors=vectors)
-    from_store = dedup(batch, methods=("semantic",), store=store)
+    from_matrix = dedup(batch, methods=("semantic",), vectors=vectors, semantic_task=None)
+    from_store = dedup(batch, methods=("semantic",), store=store, semantic_task=None)
     assert [a.reason for a in from_store.assessments] == [a.reason for a in from_matrix.assessments]
     assert [(p.first, p.second) for p in from_store.pairs] == [(2, 8), (5, 9)]
     assert from_store.pairs[0].similarity == pytest.approx(float(vectors[2] @ vectors[8]), abs=1e-4)
@@ -201,7 +202,7 @@ def test_methods_chain_into_one_cluster_and_the_drop_names_the_link() -> None:
     unrelated = sample("q", "a")
     vectors = unit(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
     # edited ~ unrelated only semantically; the chain original - edited - unrelated is one cluster.
-    result = dedup([original, shouted, edited, unrelated], vectors=vectors)
+    result = dedup([original, shouted, edited, unrelated], vectors=vectors, semantic_task=None)
     (cluster,) = result.clusters
     assert cluster.kept == 0 and cluster.dropped == (1, 2, 3)
     assert cluster.methods == ("exact", "minhash", "semantic")
@@ -258,3 +259,95 @@ def test_bad_arguments_are_refused() -> None:
 def test_pairs_record_positions_in_order() -> None:
     batch = [sample("x", "y"), sample("X", "Y"), sample("x ", "y ")]
     assert dedup(batch, ("exact",)).pairs == [DuplicatePair(0, 1, "exact", 1.0), DuplicatePair(0, 2, "exact", 1.0)]
+
+
+PASSAGE = ("Carbonara is an Italian pasta dish from Rome made with eggs, hard cheese, cured pork and black "
+           "pepper. The dish took its modern form and name in the middle of the 20th century. The cheese is "
+           "usually Pecorino Romano, Parmigiano-Reggiano, or a combination of the two. Spaghetti is the most "
+           "common pasta, but fettuccine, rigatoni, linguine, or bucatini are also used. Normally guanciale "
+           "or pancetta are used for the meat component, but lardons of smoked bacon are a common substitute "
+           "outside Italy.")
+
+
+def over_passage(question: str, answer: str) -> Sample:
+    """An Alpaca record with an input, as intake shapes it: instruction, blank line, passage."""
+    return sample(f"{question}\n\n{PASSAGE}", answer)
+
+
+def test_different_questions_over_one_passage_are_both_kept() -> None:
+    pork = over_passage("List the types of cured pork that can be used to make carbonara. Separate them with a comma.",
+                        "Guanciale, pancetta, lardons, smoked bacon")
+    pasta = over_passage("List the types of pasta that can be used to make carbonara",
+                         "Spaghetti, fettuccine, rigatoni, linguine, bucatini")
+    cheese = over_passage("Which cheeses go into carbonara?", "Pecorino Romano, Parmigiano-Reggiano, or both.")
+    batch = [pork, pasta, cheese]
+    # The passage carries the whole texts over the threshold: whole-text MinHash pairs them all.
+    assert len(minhash_pairs(batch, task=None)) == 3
+    assert minhash_pairs(batch) == []
+    assert all(a.keep for a in dedup(batch, ("exact", "minhash")).assessments)
+
+
+def test_the_same_question_reworded_over_one_passage_is_a_duplicate() -> None:
+    asked = over_passage("List the types of pasta that can be used to make carbonara.",
+                         "Spaghetti, fettuccine, rigatoni, linguine, bucatini")
+    reworded = over_passage("Which types of pasta can be used for carbonara?",
+                            "Spaghetti, fettuccine, rigatoni, linguine, bucatini")
+    instruction, response = TaskRule().similarities(asked, reworded)
+    assert 0.5 <= instruction < 0.8 and response == 1.0  # the matching answer settles the looser instruction
+    result = dedup([asked, reworded], ("minhash",))
+    assert [a.keep for a in result.assessments] == [True, False]
+    assert result.assessments[1].reason == f"duplicate_of:{asked.id}"
+
+
+def test_a_shared_list_inside_the_instruction_is_context_too() -> None:
+    countries = ", ".join(["Afghanistan", "Albania", "Algeria", "Andorra", "Angola", "Argentina", "Armenia",
+                           "Australia", "Austria", "Azerbaijan", "Bahamas", "Bahrain", "Bangladesh", "Barbados",
+                           "Belarus", "Belgium", "Belize", "Benin", "Bhutan", "Bolivia", "Botswana", "Brazil",
+                           "Brunei", "Bulgaria", "Burundi", "Cambodia", "Cameroon", "Canada", "Chad", "Chile",
+                           "China", "Colombia", "Comoros", "Croatia", "Cuba", "Cyprus", "Denmark",
+                           "Djibouti", "Dominica", "Ecuador", "Egypt", "Eritrea", "Estonia", "Eswatini", "Ethiopia",
+                           "Fiji", "Finland", "France", "Gabon", "Gambia", "Georgia", "Germany", "Ghana", "Greece",
+                           "Grenada", "Guatemala", "Guinea", "Guyana", "Haiti", "Honduras", "Hungary", "Iceland",
+                           "India", "Indonesia", "Iran", "Iraq", "Ireland", "Israel", "Italy", "Jamaica", "Japan"])
+    communist = sample(f"Are they communist countries: {countries}", "China and Cuba.")
+    football = sample(f"Tell me if any of these countries have won the football world cup: {countries}",
+                      "Argentina and Brazil have won it.")
+    assert len(minhash_pairs([communist, football], task=None)) == 1
+    assert minhash_pairs([communist, football]) == []
+    retyped = sample(f"Are these communist countries: {countries}", "China and Cuba.")
+    assert [(p.first, p.second) for p in minhash_pairs([communist, football, retyped])] == [(0, 2)]
+
+
+def test_identical_prompts_with_a_changed_short_answer_stay_duplicates() -> None:
+    # Planted copies in the eval change one number, sometimes the whole answer: the prompt is the same task.
+    first = over_passage("How many kinds of pasta does the passage name?", "5")
+    second = over_passage("How many kinds of pasta does the passage name?", "6")
+    assert TaskRule().similarities(first, second) == (1.0, 0.0)
+    assert [(p.first, p.second) for p in minhash_pairs([first, second])] == [(0, 1)]
+
+
+def test_semantic_keeps_different_questions_over_one_passage_with_real_minilm() -> None:
+    from assay.session.embeddings import Embedder
+
+    pork = over_passage("List the types of cured pork that can be used to make carbonara.",
+                        "Guanciale, pancetta, lardons, smoked bacon")
+    cheese = over_passage("Which cheeses go into carbonara?", "Pecorino Romano, Parmigiano-Reggiano, or both.")
+    reworded = over_passage("Which kinds of cured pork can go into a carbonara?",
+                            "Guanciale, pancetta, lardons, smoked bacon")
+    embedder = Embedder()
+    batch = [pork, cheese, reworded]
+    vectors = embedder.encode([s.text() for s in batch])
+    # The passage carries the whole texts together: by whole-text cosine all three are one cluster.
+    assert min(float(vectors[i] @ vectors[j]) for i, j in ((0, 1), (0, 2), (1, 2))) >= 0.9
+    whole = dedup(batch, ("semantic",), vectors, semantic_threshold=0.9, semantic_task=None)
+    assert [a.keep for a in whole.assessments] == [True, False, False]
+    aware = dedup(batch, ("semantic",), vectors, semantic_threshold=0.9, embedder=embedder)
+    assert [a.keep for a in aware.assessments] == [True, True, False]
+    assert aware.assessments[2].reason == f"duplicate_of:{pork.id}"
+
+
+def test_the_semantic_task_check_needs_an_embedder_for_parts_that_differ() -> None:
+    batch = [sample("q1", "a1"), sample("q1 reworded", "a1 reworded")]
+    vectors = unit(np.array([[1.0, 0.0], [1.0, 0.01]]))
+    with pytest.raises(ValueError, match="pass an `embedder`"):
+        dedup(batch, ("semantic",), vectors)

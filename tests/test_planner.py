@@ -25,8 +25,9 @@ def test_policy_finishes_when_every_target_is_met() -> None:
 
 
 def test_policy_repairs_before_it_expands() -> None:
+    # The samples to repair sit under the floor, so a landed rewrite counts toward the size: cheaper than writing one.
     given = PlanningInput(measurement(met={"size": False, "cluster_coverage": False}, under=[2, 1]), [],
-                          ["a", "b", "c"], repair_batch=2)
+                          ["a", "b", "c"], repair_batch=2, quality_floor=3.0, repairable_scores={"a": 1.0, "b": 2.0})
     plan = policy_plan(given)
     assert plan.action == "repair" and plan.sample_ids == ["a", "b"]
 

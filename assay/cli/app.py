@@ -15,8 +15,10 @@ import typer
 from assay import __version__
 from assay.cli import expand, ingest, judge, review, score, select, sessions, trace
 from assay.cli.models import models_app
+from assay.cli.recipe import recipe_app
 from assay.cli.options import (ApiBaseOpt, DecontamOpt, DedupOpt, DryRunOpt, ModelOpt, PriceOpt, RecipeOpt,
-                               check_benchmarks, dedup_methods, price_settings, recipe_config, run_options, runtime)
+                               check_benchmarks, dedup_methods, price_settings, recipe_config, run_options, runtime,
+                               warn_embedded_judge)
 
 app = typer.Typer(
     name="assay",
@@ -26,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models_app, name="models")
+app.add_typer(recipe_app, name="recipe")
 
 
 def _version(value: bool) -> None:
@@ -84,7 +87,7 @@ def run(
     review_mode: Annotated[bool, typer.Option("--review", help="Pause before repairs, expansions and the export for `assay review`.")] = False,
     judge_sample: Annotated[Optional[int], typer.Option("--judge-sample", min=1, help="Judge K per cluster by LLM, the rest by a classifier trained on those verdicts.")] = None,
     planner: Annotated[str, typer.Option("--planner", help="policy (deterministic) or llm.")] = "policy",
-    select_method: Annotated[str, typer.Option("--select", help="Selector for the final size: mig, deita, kcenter, random.")] = "deita",
+    select_method: Annotated[str, typer.Option("--select", help="Selector for the final size: mig, deita, kcenter, random, or an installed selector plugin.")] = "deita",
     no_tags: Annotated[bool, typer.Option("--no-tags", help="With --select mig: skip tagging the candidates' skills (an LLM call each); MIG then uses cluster labels.")] = False,
     decontam: DecontamOpt = None,
     dedup: DedupOpt = "exact,minhash",
@@ -93,7 +96,7 @@ def run(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Curate a pool until the targets are met: screen, judge, repair, expand, select, export."""
-    from assay.cli.render import console, progress_bar
+    from assay.cli.render import console, progress_bar, status
     from assay.pipeline.intake.ingest import read_inputs
     from assay.cli.run import start_run
     from assay.cli.run_display import RunDisplay, outcome_view
@@ -107,15 +110,23 @@ def run(
     from assay.llm.factory import check_prices
 
     check_prices(config)  # a USD budget on an unpriced model is refused before anything is created
+    warn_embedded_judge(config)
     options = run_options(inputs=[str(p.resolve()) for p in paths], skip_invalid=skip_invalid, review=review_mode,
                           judge_sample=judge_sample, planner=planner, selection=select_method,
                           decontam=[str(p.resolve()) for p in decontam or ()], dedup=list(dedup_methods(dedup)))
-    with console.status("reading and validating…"):
+    with status("reading and validating…"):
         # Every named file is checked before the session folder exists: a bad one leaves nothing behind.
-        read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
+        read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
         check_benchmarks(decontam or ())
+    if config.dry_run:
+        from assay.pipeline.dry_run_cost import embedding_cost
+
+        with status("counting the embedding work…"):
+            cost = embedding_cost(read.samples, [Path(p) for p in options.decontam], config, runtime().env)
+        for line in cost.lines():
+            typer.echo(line, err=True)  # before any work: the user can stop here
     with progress_bar() as progress:
-        outcome = start_run(out, config=config, runtime=runtime(), options=options, emit=RunDisplay(console, progress))
+        outcome = start_run(out, config=config, runtime=runtime(), options=options, emit=RunDisplay(progress.console, progress))
     console.print(outcome_view(outcome))
 
 
@@ -142,11 +153,11 @@ def resume(
                  **price_settings(price), "models.default": model, "llm.api_base": api_base,
                  "tags.enabled": False if no_tags else None}
     with progress_bar() as progress:
-        outcome = resume_run(session, runtime=runtime(), overrides=overrides, emit=RunDisplay(console, progress))
+        outcome = resume_run(session, runtime=runtime(), overrides=overrides, emit=RunDisplay(progress.console, progress))
     console.print(outcome_view(outcome))
 
 
-app.command()(review.review)
+app.command(cls=review.ReviewCommand)(review.review)
 app.command()(select.select)
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from assay.cli.options import (DecontamOpt, DedupOpt, DryRunOpt, ModelOpt, PriceOpt, RecipeOpt, dedup_methods,
-                               price_settings, recipe_config, runtime)
+from assay.cli.options import (DecontamOpt, DedupOpt, DryRunOpt, ModelOpt, PriceOpt, RecipeOpt, dedup_methods, output_file,
+                               price_settings, recipe_config, runtime, warn_embedded_judge)
 
 DRY_RUN_NOTE = ("dry run: every answer is a placeholder and every score a random number, so about a quarter of the "
                 "candidates fall below --min-relevance even after their repair, and most of the rest below "
@@ -40,7 +40,7 @@ def expand(
 ) -> None:
     """Grow new samples for a request (AIDE multi-hop synthesis), screen and judge them, write what passed."""
     from assay.agents.synthesizer import SynthOptions
-    from assay.cli.render import console
+    from assay.cli.render import console, status
     from assay.graphs.expansion import expand as run_expansion
     from assay.pipeline.expand.request import run_expand
     from assay.pipeline.expand.steps import ExpandOptions
@@ -54,9 +54,11 @@ def expand(
         raise typer.BadParameter(str(err), param_hint="--ops/--depth/--breadth") from None
     options = ExpandOptions(n=n, synth=synth, min_quality=min_quality, personas=tuple(persona or ()), rubric=config.judge.rubric)
     methods = dedup_methods(dedup)
+    output_file(out)
+    warn_embedded_judge(config)
     summary = run_expand(request, out, config=config, runtime=runtime(), pool=pool, session_dir=session, options=options,
                          n_seeds=seeds, decontam=tuple(decontam or ()), dedup=methods, embed=not no_embed,
-                         expand=run_expansion, status=console.status)
+                         expand=run_expansion, status=status)
     console.print(expand_view(summary))
 
 

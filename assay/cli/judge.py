@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from assay.cli.options import DryRunOpt, ModelOpt, PriceOpt, RecipeOpt, price_settings, recipe_config, runtime
+from assay.cli.options import (DryRunOpt, ModelOpt, PriceOpt, RecipeOpt, output_file, price_settings, recipe_config, runtime,
+                               warn_embedded_judge)
 
 
 def judge(
@@ -33,6 +34,8 @@ def judge(
 
     config = recipe_config(recipe, **{"models.default": model, "dry_run": dry_run or None, "llm.concurrency": concurrency,
                                       **price_settings(price)})
+    output_file(out)
+    warn_embedded_judge(config)
     checks = VerifyOptions(references, collection) if verify or references else None
     with progress_bar() as progress:
         report = run_judge(path, out, config=config, runtime=runtime(), session_dir=session, pairwise=pairwise,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 SessionDir = Annotated[Path, typer.Option("--session", "-s", help="Session folder (created if new).")]
 RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="TOML recipe: targets, budgets, models.")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="litellm model, e.g. openai/gpt-4o-mini; default: the embedded local model.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Use the instant placeholder model: checks a recipe, spends nothing.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Use the placeholder model: no LLM calls, spends nothing. Embedding still runs (cached texts are free); `run` prints its cost first.")]
 ApiBaseOpt = Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible endpoint, e.g. a vLLM server.")]
 DedupOpt = Annotated[str, typer.Option("--dedup", help="Comma-separated: exact, minhash, semantic; 'none' to skip.")]
 DecontamOpt = Annotated[Optional[list[Path]], typer.Option("--decontam", help="A benchmark file to decontaminate against (repeat for more: --decontam a.jsonl --decontam b.jsonl.gz).")]
@@ -84,4 +84,40 @@ def run_options(**fields: Any) -> RunOptions:
     except ValidationError as err:
         first = err.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "option"
-        raise AssayError(f"{_FLAG_OF_FIELD.get(field, '--' + field.replace('_', '-'))}: {first['msg']}") from None
+        flag = _FLAG_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+        choices = _choices(RunOptions, field) if first["type"] == "literal_error" else ()
+        # pydantic's own wording ("Input should be 'a' or 'b'") names no flag and lists choices unevenly.
+        message = f"{first['input']!r} is not one of {', '.join(choices)}" if choices else first["msg"]
+        raise AssayError(f"{flag}: {message}") from None
+
+
+def _choices(model: Any, field: str) -> tuple[str, ...]:
+    """The values a Literal field of a pydantic model allows (empty for any other field)."""
+    from typing import Literal, get_args, get_origin
+
+    annotation = model.model_fields[field].annotation if field in model.model_fields else None
+    return tuple(map(str, get_args(annotation))) if get_origin(annotation) is Literal else ()
+
+
+def warn_embedded_judge(config: Config) -> None:
+    """Say once, on stderr, that the embedded local model is about to judge: its verdicts are weak.
+
+    Users otherwise read its scores (nearly all 1, injections flagged that are not there) as a
+    verdict on their data."""
+    from assay.llm.model_names import LOCAL_MODEL_ALIASES
+
+    judge = config.models.for_role("judge")
+    if config.dry_run or (judge is not None and judge.lower() not in LOCAL_MODEL_ALIASES):
+        return
+    typer.echo("note: the embedded local model (SmolLM2) is judging: its judgements are weak (it scores most samples 1 "
+               "and flags prompt injections that are not there). For real judgements pass --model, e.g. "
+               "--model openai/gpt-4o-mini with OPENAI_API_KEY set, or --model openai/NAME --api-base URL for a "
+               "local OpenAI-compatible server.", err=True)
+
+
+def output_file(out: Path) -> Path:
+    """`out` if its extension names a format assay writes (.jsonl, .json, .parquet), else one line naming them."""
+    from assay.core.readers import container_of_name
+
+    container_of_name(out)  # raises the one-line AssayError for an unsupported extension
+    return out

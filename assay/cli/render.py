@@ -1,10 +1,13 @@
-"""Rich parts every command shares: the console, the progress bar, and progress callbacks for services."""
+"""Rich parts every command shares: the consoles, the progress bar, and progress callbacks for services.
+
+Results go to stdout (`console`); progress, spinners and notes go to stderr (`progress_console`),
+so `assay score ... > summary.txt` or a pipe gets the result alone, in every command."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -13,12 +16,18 @@ if TYPE_CHECKING:
     from assay.pipeline.progress import Advance, StartTask
 
 console = Console()
+progress_console = Console(stderr=True)
 
 
 def progress_bar() -> Progress:
     """The progress display used by long commands."""
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
+                    TimeElapsedColumn(), console=progress_console, transient=False)
+
+
+def status(message: str) -> Any:
+    """A spinner with `message` on stderr while a step without a count runs."""
+    return progress_console.status(message)
 
 
 def progress_tasks(progress: Progress) -> StartTask:

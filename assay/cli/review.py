@@ -7,28 +7,71 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
+    from assay.pipeline.repair.review import ItemView
     from assay.session.proposals import Proposal
+
+LISTS = ("--approve", "--reject", "--show")
+
+
+class ReviewCommand(TyperCommand):
+    """`--approve 2 3 4`: the ids after --approve, --reject or --show, up to the next option, all belong to it.
+
+    Click gives an option one value per occurrence; this spells the list out as repeated
+    options before parsing, so `--approve 2 --approve 3` works too.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Expand each id list into repeated options, then parse as usual."""
+        return super().parse_args(ctx, spread_ids(args))
+
+
+def spread_ids(args: Sequence[str]) -> list[str]:
+    """`--approve 2 3 --reject 4` -> `--approve 2 --approve 3 --reject 4` (only digits extend a list)."""
+    out: list[str] = []
+    current: str | None = None
+    taken = 0
+    for arg in args:
+        if arg in LISTS:
+            current, taken = arg, 0
+            out.append(arg)
+            continue
+        if current is not None and arg.isdigit():
+            out += [arg] if taken == 0 else [current, arg]
+            taken += 1
+            continue
+        current = None
+        out.append(arg)
+    return out
 
 
 def review(
     session: Annotated[Path, typer.Argument(help="Session folder of a `--review` run.")],
-    approve: Annotated[Optional[list[int]], typer.Option("--approve", help="Approve these item ids (repeatable).")] = None,
-    reject: Annotated[Optional[list[int]], typer.Option("--reject", help="Reject these item ids (repeatable).")] = None,
+    approve: Annotated[Optional[list[int]], typer.Option("--approve", help="Approve these item ids: --approve 2 3 4.")] = None,
+    reject: Annotated[Optional[list[int]], typer.Option("--reject", help="Reject these item ids: --reject 5 6.")] = None,
     approve_all: Annotated[bool, typer.Option("--approve-all", help="Approve every pending item.")] = False,
     reject_all: Annotated[bool, typer.Option("--reject-all", help="Reject every pending item.")] = False,
     note: Annotated[Optional[str], typer.Option("--note", help="Why (kept with the decision).")] = None,
+    show: Annotated[Optional[list[int]], typer.Option("--show", help="Show only these pending items in full: --show 2 3.")] = None,
+    brief: Annotated[bool, typer.Option("--brief", help="Only the table of pending items, no texts or diffs.")] = False,
 ) -> None:
-    """List pending review items, or approve / reject them; then `assay resume` continues."""
+    """Show each pending item (proposed text, its parent, a word diff, the judge's reasons), or approve / reject
+    them: `assay review DIR --approve 2 3 4 --reject 5 6`; then `assay resume DIR` continues."""
     from assay.cli.options import runtime
     from assay.cli.render import console
+    from assay.cli.review_view import item_panel
+    from assay.pipeline.repair.review import item_views
     from assay.pipeline.repair.review import review as decide_items
 
     left, changed = decide_items(session, runtime(), approve=approve or [], reject=reject or [], approve_all=approve_all,
                                  reject_all=reject_all, note=note, by=reviewer_name())
     if any(changed.values()):
         console.print(f"approved {changed['approved']}, rejected {changed['rejected']}")
+    elif not brief:
+        for view in item_views(session, runtime(), show or ()):
+            console.print(item_panel(view))
     console.print(pending_table(left))
     if not left:
         console.print(f"nothing pending: continue with `assay resume {session}`")

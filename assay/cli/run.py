@@ -43,6 +43,9 @@ def start_run(out: Path, *, config: Config, runtime: Runtime, options: RunOption
     if is_session(out):
         raise AssayError(f"{out} already holds a session; continue it with `assay resume {out}`, "
                          f"or remove it with `rm -r {out}` to start again")
+    from assay.pipeline.plugins import check_plugins
+
+    check_plugins(config.plugins, options.selection)  # a bad plugin fails before the session folder exists
     session = Session.open(out, runtime, config, create=True)
     session.set_meta(RUN_OPTIONS_META, options.model_dump(mode="json"))
     return _run(session, options, emit, resume=False)
@@ -65,8 +68,15 @@ def resume_run(directory: Path, *, runtime: Runtime, overrides: dict[str, Any], 
         if value is not None:
             section, key = dotted.split(".")
             setattr(getattr(config, section), key, value)
+    from pydantic import ValidationError
+
+    try:
+        options = RunOptions.model_validate(options_data)
+    except ValidationError as err:  # e.g. the selector plugin it was started with is no longer installed
+        first = err.errors()[0]
+        raise AssayError(f"{directory}: cannot resume: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     session = Session.open(directory, runtime, config, create=False, set_recipe=True)
-    return _run(session, RunOptions.model_validate(options_data), emit, resume=True)
+    return _run(session, options, emit, resume=True)
 
 
 def _run(session: Session, options: RunOptions, emit: Any, *, resume: bool) -> RunOutcome:

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from assay.core.safe_text import visible_all
 from assay.cli.text import cells, plain
+from assay.cli.values import shown, shown_pairs
 
 SHOWN_METRICS = ("active", "qualifying", "export_mean_quality", "export_min_quality", "cluster_coverage",
                  "topic_coverage")
@@ -50,15 +51,16 @@ class RunDisplay:
         elif kind == "note":
             self.console.print(plain(data["message"], "yellow"))
         elif kind in ("ingested", "judged", "repaired", "applied", "tagged", "selected"):
-            self.console.print(plain(f"   {kind}: " + ", ".join(f"{k} {v}" for k, v in data.items()
-                                                              if v is not None and not isinstance(v, dict))))
+            # Empty values say nothing; a dict (counts by kind) reads "name (a 1, b 2)".
+            self.console.print(plain(f"   {kind}: " + shown_pairs({k: v for k, v in data.items() if v not in (None, [], {})},
+                                                              sep=" ")))
         elif kind == "expanded":
             self.console.print(plain(f"   expanded: kept {data['kept']}, rejected {data['rejected']}"))
 
 
 def metrics_line(metrics: dict[str, Any]) -> str:
     """The headline metrics in one line."""
-    return " · ".join(f"{name} {_fmt(metrics.get(name))}" for name in SHOWN_METRICS if metrics.get(name) is not None)
+    return " · ".join(f"{name} {shown(metrics.get(name))}" for name in SHOWN_METRICS if metrics.get(name) is not None)
 
 
 def target_line(target: dict[str, Any]) -> Text:
@@ -66,7 +68,7 @@ def target_line(target: dict[str, Any]) -> Text:
     mark = ("✓ met", "green") if target["met"] else ("✗ not met", "red")
     target = visible_all(target)
     detail = f" ({target['detail']})" if target.get("detail") else ""
-    return Text.assemble(mark, f" {target['name']}: {_fmt(target['achieved'])} vs target {_fmt(target['target'])}{detail}")
+    return Text.assemble(mark, f" {target['name']}: {shown(target['achieved'])} vs target {shown(target['target'])}{detail}")
 
 
 def outcome_view(outcome: Any) -> Group:
@@ -84,7 +86,7 @@ def outcome_view(outcome: Any) -> Group:
         for column in ("target", "wanted", "achieved", "met"):
             table.add_column(column)
         for t in state.targets:
-            table.add_row(*cells(t.name, _fmt(t.target), _fmt(t.achieved)),
+            table.add_row(*cells(t.name, shown(t.target), shown(t.achieved)),
                           Text("yes", "green") if t.met else Text("no", "red"))
         if state.targets:
             lines.append(table)
@@ -96,11 +98,3 @@ def outcome_view(outcome: Any) -> Group:
     lines.append(plain(f"LLM calls {spend.get('calls', 0)} ({spend.get('cached', 0)} from cache), tokens {spend.get('tokens', 0)}, "
                  f"cost ${spend.get('usd', 0.0):.4f} · trace: assay trace {where}"))
     return Group(*lines)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
-    return str(value)

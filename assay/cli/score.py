@@ -1,4 +1,4 @@
-"""`assay score`: screen a file with the LLM-free tools, then show kept and dropped, stages and scores."""
+"""`assay score`: screen a file with the LLM-free tools, then show active and dropped, stages and scores."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from assay.cli.options import DecontamOpt, DedupOpt, RecipeOpt, dedup_methods, recipe_config, runtime
+from assay.cli.options import DecontamOpt, DedupOpt, RecipeOpt, dedup_methods, output_file, recipe_config, runtime
 
 
 def score(
@@ -27,6 +27,7 @@ def score(
     from assay.cli.render import console, progress_from_first_task
     from assay.pipeline.screen.files import run_score
 
+    output_file(out)
     methods = dedup_methods(dedup)
     config = recipe_config(recipe)
     with progress_from_first_task() as progress:
@@ -37,7 +38,7 @@ def score(
 
 
 def score_view(report: dict[str, Any]) -> Any:
-    """`assay score`'s summary: kept and dropped by reason, stages, score distributions."""
+    """`assay score`'s summary: active and dropped by reason, stages, score distributions."""
     from rich.console import Group
     from rich.table import Table
 
@@ -48,7 +49,8 @@ def score_view(report: dict[str, Any]) -> Any:
     for column in ("outcome", "count", "share"):
         reasons.add_column(column, justify="left" if column == "outcome" else "right")
     for reason, count in report["by_reason"].items():
-        reasons.add_row(*cells(reason, count, f"{count / max(total, 1):.1%}"))
+        # The file marks a sample that stays `active`: the table uses the file's word.
+        reasons.add_row(*cells("active" if reason == "kept" else reason, count, f"{count / max(total, 1):.1%}"))
     stages = Table(title="stages")
     for column in ("stage", "seen", "dropped", "seconds", "samples/s"):
         stages.add_column(column, justify="left" if column == "stage" else "right")
@@ -63,11 +65,14 @@ def score_view(report: dict[str, Any]) -> Any:
     for name, d in report["scores"].items():
         scores.add_row(*cells(name, d["count"], *(f"{d[k]:.3g}" for k in ("mean", "p10", "median", "p90"))))
     lines = [f"wrote {report['written']} records to {report['out']} in {report['seconds']:.1f} s"]
+    if report.get("embedded") or report.get("embeddings_cached"):  # absent from a report made without embeddings
+        lines.append(f"embeddings: {report['embedded']} texts computed, {report['embeddings_cached']} from the "
+                     "embedding cache ($ASSAY_HOME/embeddings)")
     if report["repeats"]:
         lines.append(f"{report['repeats']} records repeated an earlier one exactly: marked duplicate_of in the output")
     if report["clusters"]:
         sizes = [row["count"] for row in report["cluster_table"]]
-        lines.append(f"{report['clusters']} clusters over the kept samples: sizes {max(sizes)} largest, "
+        lines.append(f"{report['clusters']} clusters over the active samples: sizes {max(sizes)} largest, "
                      f"{min(sizes)} smallest; entropy {report['cluster_entropy']:.3f} of an even 1.0")
     lines.append(f"prompt injection: {report.get('injection', 0)} distinct samples hold text addressed to a grader or a "
                  "model (listed in _assay.injection; kept, not dropped)")

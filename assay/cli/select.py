@@ -7,14 +7,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from assay.cli.options import runtime
+from assay.cli.options import RecipeOpt, output_file, recipe_config, runtime
 
 
 def select(
     path: Annotated[Path, typer.Argument(help="Scored file from `assay score` (or `assay judge`); an unscored file is taken whole.")],
     n: Annotated[int, typer.Option("--n", "-n", help="How many samples to select.", min=1)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Selected records, in rank order and the input's format, _assay.status = selected.")],
-    method: Annotated[str, typer.Option("--method", help="mig | deita | kcenter | random.")] = "mig",
+    method: Annotated[str, typer.Option("--method", help="mig | deita | kcenter | random, or an installed selector plugin.")] = "mig",
     score_name: Annotated[Optional[str], typer.Option("--score", help="Quality score to use (default: judge_overall when present, else none).")] = None,
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="Quality floor: never select below it.")] = None,
     quota: Annotated[Optional[list[str]], typer.Option("--quota", help="cluster=K or tag=K: at most K per cluster / tag (repeatable).")] = None,
@@ -22,18 +22,34 @@ def select(
     deita_threshold: Annotated[float, typer.Option("--deita-threshold", help="DEITA: largest cosine allowed to an earlier pick.")] = 0.9,
     label_threshold: Annotated[float, typer.Option("--label-threshold", help="MIG: cosine at which two tags are linked.")] = 0.9,
     session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Read sample embeddings from this session's store.")] = None,
+    recipe: RecipeOpt = None,
 ) -> None:
     """Select the best N samples: MIG, DEITA, k-center greedy or random, under a floor and quotas."""
     from assay.cli.render import console, progress_bar, progress_tasks
     from assay.pipeline.select.files import SelectOptions, reporting_embedder, run_select, session_vector_reader
 
+    output_file(out)
+    check_method(method)
     quotas = parse_quotas(quota or [])
     options = SelectOptions(n=n, method=method, score=score_name, min_score=min_score, max_per_cluster=quotas.get("cluster"),
-                            max_per_tag=quotas.get("tag"), seed=seed, deita_threshold=deita_threshold, label_threshold=label_threshold)
-    reader = session_vector_reader(session, runtime()) if session else None
+                            max_per_tag=quotas.get("tag"), seed=seed, deita_threshold=deita_threshold, label_threshold=label_threshold,
+                            plugins=(config := recipe_config(recipe)).plugins)  # a selector plugin's [plugins.settings.NAME]
+    context = runtime()
+    reader = session_vector_reader(session, context) if session else None
     with progress_bar() as progress:
-        report = run_select(path, out, options, embed=reporting_embedder(progress_tasks(progress)), session_vectors=reader)
+        embed = reporting_embedder(progress_tasks(progress), context.env, config.store)  # the recipe's model and cache
+        report = run_select(path, out, options, embed=embed, session_vectors=reader)
     console.print(select_view(report))
+
+
+def check_method(method: str) -> None:
+    """One line naming --method and its choices when `method` is no selector assay knows."""
+    from assay.core.errors import AssayError
+    from assay.pipeline.plugins import selector_names
+
+    names = selector_names()  # the built-in methods, then any installed selector plugins
+    if method not in names:
+        raise AssayError(f"--method: {method!r} is not one of {', '.join(names)}")
 
 
 def parse_quotas(quotas: list[str]) -> dict[str, int]:

@@ -13,6 +13,7 @@ from rich.tree import Tree
 
 from assay.core.safe_text import visible_all
 from assay.cli.text import cells
+from assay.cli.values import shown, shown_pairs
 
 SNIPPET = 400
 
@@ -31,7 +32,7 @@ def _add(table: Table, *values: object) -> None:
 
 
 def _counts(pairs: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in pairs.items())
+    return ", ".join(f"{k} {shown(v)}" for k, v in pairs.items())
 
 
 def summary_view(data: dict[str, Any], directory: Path) -> Group:
@@ -76,7 +77,7 @@ def _round_text(entry: dict[str, Any]) -> Text:
     if plan.get("rationale"):
         text.append(f"  {plan['rationale']}\n")
     if plan.get("metrics"):
-        text.append("  metrics: " + ", ".join(f"{k}={v}" for k, v in plan["metrics"].items()) + "\n", style="dim")
+        text.append("  metrics: " + shown_pairs(plan["metrics"]) + "\n", style="dim")
     added = _counts(entry["added"]) or "nothing"
     text.append(f"  added: {added}" + (f" · review: {_counts(entry['review'])}" if entry["review"] else "") + "\n")
     decided = ", ".join(f"{d['agent']} {d['action']} {d['count']}" for d in entry["decisions"]) or "none"

@@ -9,7 +9,7 @@ sample stays in the session with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,3 +44,29 @@ class BatchTool(Protocol):
     name: str
 
     def __call__(self, batch: Sequence[Sample]) -> list[Assessment]: ...
+
+
+class FilterPlugin(Protocol):
+    """A filter from another package, registered under the entry point group `assay.filters`.
+
+    The entry point names a factory (a class or a function) that assay calls with the
+    plugin's recipe settings as keyword arguments (`[plugins.settings.NAME]`, none when the
+    recipe has no such table); it returns this callable. Called with a batch of the samples
+    still kept by the stages before it, it returns one `Assessment` per sample, in order:
+    `KEEP` (optionally with scores), or `drop(reason, detail)` with a short reason code.
+    Dropped samples stay in the session and the output with that reason.
+    """
+
+    def __call__(self, batch: Sequence[Sample]) -> list[Assessment]: ...
+
+
+class ScorerPlugin(Protocol):
+    """A scorer from another package, registered under the entry point group `assay.scorers`.
+
+    Constructed like a `FilterPlugin`. Called with a batch of kept samples, it returns one
+    mapping of score name to number per sample, in order; the scores land beside the built-in
+    ones (`_assay.scores`, the session's store) and `assay select --score NAME` can select on
+    them. A scorer never drops a sample.
+    """
+
+    def __call__(self, batch: Sequence[Sample]) -> list[Mapping[str, float]]: ...

@@ -1,4 +1,5 @@
-"""Configuration: targets, budgets, models per agent role, LLM and store settings.
+"""Configuration: targets, budgets, models per agent role, LLM and store settings, the screen's
+filters and thresholds (assay.core.recipe_screen), plugins.
 
 Sources, later winning: defaults, a TOML recipe file, the environment (ASSAY_MODEL, and
 ASSAY_<SECTION>__<KEY> such as ASSAY_BUDGET__MAX_USD=5), then command-line flags. They are
@@ -8,10 +9,12 @@ layered in assay.core.config_sources (`load_config`); this module holds only the
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass as checked_dataclass
+
+from assay.core.recipe_screen import ScreenSettings
 
 AgentRole = Literal["judge", "decomposer", "rewriter", "synthesizer", "planner"]
 
@@ -79,6 +82,8 @@ class StoreSettings(_Section):
     chroma_url: str | None = None
     embedding_model: str | None = Field(None, description="path or name; default: the bundled all-MiniLM-L6-v2")
     embedding_batch_size: int = Field(256, ge=1)
+    embedding_cache: str | None = Field(None, description='folder of the shared embedding cache, or "off"; '
+                                                          'default: $ASSAY_HOME/embeddings')
     device: str | None = None
     max_record_mb: float = Field(16.0, gt=0)
 
@@ -135,6 +140,19 @@ class TagSettings(_Section):
     max_tags: int = Field(5, ge=1, le=10, description="skill tags per sample at most")
 
 
+class PluginSettings(_Section):
+    """Plugins from installed packages (entry point groups assay.filters, assay.scorers, assay.selectors).
+
+    Filters, then scorers, run in the order listed, after the built-in screening stages; a
+    selector plugin is named by `--method` / `--select`. `[plugins.settings.NAME]` holds the
+    keyword arguments the plugin NAME is constructed with (see assay/pipeline/plugins.py).
+    """
+
+    filters: list[str] = Field(default_factory=list, description="filter plugins to run, in order")
+    scorers: list[str] = Field(default_factory=list, description="scorer plugins to run, in order")
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per plugin: its settings")
+
+
 class Config(_Section):
     """Everything a session is configured with."""
 
@@ -145,4 +163,6 @@ class Config(_Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     tags: TagSettings = Field(default_factory=TagSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
     dry_run: bool = False

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -145,9 +145,23 @@ def _problems(source: PydanticBaseSettingsSource, origin: str) -> list[str]:
         for error in err.errors():
             key = ".".join(str(part) for part in error["loc"])
             where = f"{origin} ({source.variable_for(error['loc'])})" if isinstance(source, Environment) else origin
-            found.append(f"{where}: {key}: {error['msg']}")
+            found.append(f"{where}: {key}: {error['msg']}{_known_keys(error)}")
         return found
     return []
+
+
+def _known_keys(error: Any) -> str:
+    """For an unknown key, the keys its table does have (a misspelt threshold is then plain to see)."""
+    if error["type"] != "extra_forbidden":
+        return ""
+    model: Any = Config
+    for part in error["loc"][:-1]:
+        annotation = model.model_fields[part].annotation if part in getattr(model, "model_fields", {}) else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    table = ".".join(str(part) for part in error["loc"][:-1])
+    return f" (unknown key; {f'[{table}]' if table else 'the recipe'} has: {', '.join(model.model_fields)})"
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from assay.core import json_values
-from assay.core.errors import InputError
+from assay.core.errors import AssayError, InputError
 from assay.core.formats import FieldProblem, detect_format, record_to_sample
 from assay.core.json_values import ValueProblem
 from assay.core.raw_input import GZIP_MAGIC, Invalid, open_bytes, too_big  # Invalid: re-exported for callers
 from assay.core.readers_array import json_array
+from assay.core.readers_delimited import delimited, delimiter_of
 from assay.core.records import FormatName, Sample
 
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
-Container = str  # "json" | "jsonl" | "parquet"
+Container = str  # "json" | "jsonl" | "parquet" | "csv"
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,34 @@ class FileShape:
     format: FormatName
 
 
+OUTPUT_CONTAINERS: dict[str, Container] = {".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
+
+
 def container_of_name(path: Path) -> Container:
-    """The container an output file's extension asks for (JSONL unless .json or .parquet)."""
-    suffix = path.suffix.lower()
-    return {".parquet": "parquet", ".json": "json"}.get(suffix, "jsonl")
+    """The container an output file's extension names; any other extension is refused, never
+    silently written as JSONL under a name that promises something else."""
+    container = OUTPUT_CONTAINERS.get(path.suffix.lower())
+    if container is None:
+        named = f"extension {path.suffix!r}" if path.suffix else "no extension"
+        raise AssayError(f"{path}: {named}; assay writes {', '.join(OUTPUT_CONTAINERS)} (the extension picks the format)")
+    return container
+
+
+def require_file(path: Path) -> None:
+    """Raise InputError unless `path` is a file: a folder is named as one, with a few data files in it."""
+    if path.is_file():
+        return
+    if not path.is_dir():
+        raise InputError(path, None, "no such file")
+    inside = sorted(p.name for p in path.iterdir() if p.is_file() and _looks_like_data(p.name))
+    hint = f"; data files in it: {', '.join(inside[:5])}{' …' if len(inside) > 5 else ''}" if inside else \
+        "; it holds no .jsonl, .json, .parquet, .csv or .tsv file"
+    raise InputError(path, None, f"is a directory, not a sample file: name one file{hint}")
+
+
+def _looks_like_data(name: str) -> bool:
+    lowered = name.lower().removesuffix(".gz")
+    return lowered.endswith((".jsonl", ".ndjson", ".json", ".parquet", ".csv", ".tsv"))
 
 
 def container_of(path: Path) -> Container:
@@ -55,6 +80,8 @@ def container_of(path: Path) -> Container:
         magic = handle.read(4)
     if path.suffix.lower() == ".parquet" or magic == b"PAR1":
         return "parquet"
+    if delimiter_of(path):
+        return "csv"  # CSV or TSV, by the extension
     inner = path.with_suffix("") if magic.startswith(GZIP_MAGIC) else path
     if inner.suffix.lower() in (".jsonl", ".ndjson"):
         return "jsonl"
@@ -68,7 +95,7 @@ def container_of(path: Path) -> Container:
 
 def raw_records(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
                 ) -> tuple[str, Iterator[tuple[int, Any, str] | Invalid]]:
-    """The JSON records of a file (JSONL, JSON array, either gzip-compressed, or Parquet).
+    """The JSON records of a file (JSONL, JSON array, CSV or TSV, any of them gzip-compressed, or Parquet).
 
     Returns the unit errors are located by ("line" or "row") and, per record, its
     (line or row, parsed record, raw text) or an `Invalid`. Problems with the file as a
@@ -76,7 +103,7 @@ def raw_records(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_
     """
     path = Path(path)
     container = container_of(path)
-    reader = {"json": json_array, "jsonl": _jsonl, "parquet": _parquet}[container]
+    reader = {"json": json_array, "jsonl": _jsonl, "parquet": _parquet, "csv": delimited}[container]
     return ("row" if container == "parquet" else "line"), _gzip_errors_located(path, reader(path, max_record_bytes))
 
 
@@ -89,8 +116,7 @@ def read_samples(
     array where one was started); per-record problems come back as `Invalid`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, None, "no such file")
+    require_file(path)
     if path.stat().st_size == 0:
         raise InputError(path, None, "file is empty: no records")
     container = container_of(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from assay.core.config import Config
 from assay.core.errors import AssayError
@@ -37,16 +37,20 @@ def given_settings(config: Config) -> dict[str, Any]:
     `load_config` (assay.core.config_sources) validates only what a recipe, the environment or
     a flag supplied, so pydantic's `model_fields_set` tells given settings from defaults.
     """
-    dumped = config.model_dump(mode="json")
     found: dict[str, Any] = {}
-    for name in config.model_fields_set:
-        section = getattr(config, name)
-        keys = getattr(section, "model_fields_set", None)
-        if keys is None:
-            found[name] = dumped[name]
-        else:
-            found.update({f"{name}.{key}": dumped[name][key] for key in keys})
+    _given(config, config.model_dump(mode="json"), "", found)
     return found
+
+
+def _given(model: BaseModel, dumped: dict[str, Any], prefix: str, found: dict[str, Any]) -> None:
+    """Collect the given keys of `model`, down to the leaves: a deep table such as
+    [screen.heuristics.repetition] gives only the keys it names, not its siblings' defaults."""
+    for name in model.model_fields_set:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            _given(value, dumped[name], f"{prefix}{name}.", found)
+        else:
+            found[prefix + name] = dumped[name]
 
 
 def with_settings(stored: Config, settings: dict[str, Any]) -> Config:

@@ -70,7 +70,7 @@ def write_records(path: str | Path, records: list[dict[str, Any]], container: st
 
     # from_pylist takes its columns from the first row alone: the union keeps every row's fields.
     columns = list(dict.fromkeys(key for record in records for key in record))
-    table = pa.Table.from_pylist([{key: record.get(key) for key in columns} for record in records])
+    table = typed_assay_column(pa.Table.from_pylist([{key: record.get(key) for key in columns} for record in records]))
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     return len(records)
@@ -79,3 +79,29 @@ def write_records(path: str | Path, records: list[dict[str, Any]], container: st
 def write_samples(path: str | Path, samples: Iterable[Sample], shape: FileShape) -> int:
     """Write samples in the user's shape (format and container), atomically."""
     return write_records(path, [sample_to_record(sample, shape.format) for sample in samples], shape.container)
+
+
+ASSAY_COLUMN = "_assay"
+# The types of assay's own `_assay` fields. Inferred from the values alone, a field that is null
+# in every row (`reason` when nothing was dropped) becomes type null, and such a file will not
+# concatenate with one where the field has values; these fields always get their real type.
+_ASSAY_FIELD_TYPES = {
+    "id": "string", "status": "string", "reason": "string", "detail": "string", "dropped_by": "string",
+    "cluster": "int64", "injection": "list<string>", "error": "string", "op": "string", "parent_ids": "list<string>",
+    "hop": "int64", "seed_id": "string", "topic": "string", "attributes": "list<string>", "persona": "string",
+    "relevance": "float64", "judge_overall": "float64", "ids": "list<string>",
+}
+
+
+def typed_assay_column(table: Any) -> Any:
+    """`table` with its `_assay` struct's known fields cast to their declared types."""
+    import pyarrow as pa
+
+    if ASSAY_COLUMN not in table.column_names or not pa.types.is_struct(table.schema.field(ASSAY_COLUMN).type):
+        return table
+    declared = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "list<string>": pa.list_(pa.string())}
+    inferred = table.schema.field(ASSAY_COLUMN).type
+    fields = [pa.field(f.name, declared[_ASSAY_FIELD_TYPES[f.name]]) if f.name in _ASSAY_FIELD_TYPES else f
+              for f in inferred]
+    index = table.column_names.index(ASSAY_COLUMN)
+    return table.set_column(index, ASSAY_COLUMN, table.column(ASSAY_COLUMN).cast(pa.struct(fields)))

@@ -33,7 +33,7 @@ async def export_gate(state: CurationState, runtime: Runtime[CurationDeps]) -> d
     if not deps.options.review:
         return {}
     session = deps.session
-    propose_export(session, state.stop_reason, state.stop_message)
+    propose_export(session, state.stop_reason, state.stop_message, state.targets)
     while export_pending(session):
         interrupt({"pending": 1, "message": f"the export waits for review: assay review {session.dir}"})
     item = export_decision(session)

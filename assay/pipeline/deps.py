@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic.json_schema import SkipJsonSchema
 
 from assay.agents.base import AgentContext
@@ -34,9 +35,20 @@ class RunOptions(BaseModel):
     repair_batch: int = Field(20, ge=1)
     expand_batch: int = Field(20, ge=1)
     cluster_min: int = Field(3, ge=1, description="good samples a cluster needs to count as covered")
-    selection: SelectionMethod = "deita"
+    selection: str = Field("deita", description="a built-in selector (SelectionMethod) or an installed selector plugin")
     expand_depth: int = Field(2, ge=1)
     min_synth_quality: float = Field(3.5, ge=1, le=5)
+
+    @field_validator("selection")
+    @classmethod
+    def _known_selector(cls, value: str) -> str:
+        from assay.pipeline.plugins import selector_names
+
+        names = selector_names()  # the built-in methods, then any installed selector plugins
+        if value not in names:
+            raise PydanticCustomError("unknown_selector", "'{value}' is not one of {names}",
+                                      {"value": value, "names": ", ".join(names)})
+        return value
 
 
 @dataclass

@@ -1,14 +1,31 @@
-"""Sentence embeddings, computed in large batches (all-MiniLM-L6-v2 from its wheel by default)."""
+"""Sentence embeddings, computed in large batches (all-MiniLM-L6-v2 from its wheel by default).
+
+With a cache (`embedding_cache.py`), texts embedded before by the same model, in any command,
+are read back instead: only the rest are encoded, and the model is not even loaded when
+nothing is left to encode. Build embedders with `embedder_for` so every command shares it.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assay.core.hf import prepare_hf
+from assay.session.embedding_cache import EmbeddingCache, model_identity, open_cache, text_key
+
+if TYPE_CHECKING:
+    from assay.core.config import StoreSettings
+
+# Texts per second on CPU, all-MiniLM-L6-v2 at batch 256, Alpaca samples (instruction, input and
+# output), measured on 2 shared cores (evals/README.md): the dry-run estimate's rate until this
+# machine has measured its own (an encode of RATE_SAMPLE texts or more records it in the cache).
+CPU_TEXTS_PER_SECOND = 20.0
+RATE_SAMPLE = 256
 
 
 def default_model_path() -> str:
@@ -21,12 +38,34 @@ def default_model_path() -> str:
 class Embedder:
     """Encodes texts to unit-length float32 vectors; loads its model once, on first use."""
 
-    def __init__(self, model: str | None = None, *, device: str | None = None, batch_size: int = 256) -> None:
+    def __init__(self, model: str | None = None, *, device: str | None = None, batch_size: int = 256,
+                 cache: EmbeddingCache | None = None) -> None:
         self.model_name = model or default_model_path()
         self.device = device
         self.batch_size = batch_size
+        self.cache = cache
+        self.encoded = 0  # texts this embedder ran through the model (cache hits not counted)
+        self.cached = 0  # texts answered from the cache
         self._model: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        """The model part of the cache key (name, weights fingerprint, normalisation)."""
+        return model_identity(self.model_name, True)
+
+    def measured_rate(self) -> float | None:
+        """Texts per second this model last encoded on this machine (kept in the cache), if measured."""
+        return self.cache.rate(self.identity) if self.cache is not None else None
+
+    def rate(self) -> float:
+        """Texts per second to expect: last measured here, else the 2-core CPU figure."""
+        return self.measured_rate() or CPU_TEXTS_PER_SECOND
+
+    def uncached(self, texts: Sequence[str]) -> int:
+        """How many distinct texts of `texts` the model would have to encode (none cached yet)."""
+        keys = list(dict.fromkeys(text_key(t) for t in texts))
+        return len(keys) - (self.cache.count(self.identity, keys) if self.cache is not None else 0)
 
     def _load(self) -> Any:
         with self._lock:
@@ -51,9 +90,31 @@ class Embedder:
         does within one call) and handed over in chunks of 8 batches for progress reports:
         sorting only within chunks would pad short texts up to long neighbours.
         """
+        if self.cache is None:
+            return self._encode(texts, on_batch)
+        keys = [text_key(t) for t in texts]
+        found = self.cache.get(self.identity, keys)
+        todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
+        if on_batch is not None and len(texts) > len(todo):
+            on_batch(len(texts) - len(todo))  # progress counts every text, cached or not
+        if todo:
+            started = time.perf_counter()
+            fresh = self._encode(list(todo.values()), on_batch)
+            if len(todo) >= RATE_SAMPLE:
+                self.cache.record_rate(self.identity, len(todo) / max(time.perf_counter() - started, 1e-6))
+            self.cache.put(self.identity, zip(todo, fresh, strict=True))
+            found.update(zip(todo, fresh, strict=True))
+        self.cached += len(texts) - len(todo)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def _encode(self, texts: Sequence[str], on_batch: Callable[[int], None] | None) -> np.ndarray:
+        """Run the model over `texts` (no cache)."""
         model = self._load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        self.encoded += len(texts)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         chunk = self.batch_size * 8
@@ -64,3 +125,9 @@ class Embedder:
             if on_batch is not None:
                 on_batch(len(rows))
         return vectors
+
+
+def embedder_for(settings: StoreSettings, env: Mapping[str, str]) -> Embedder:
+    """The recipe's embedder with the shared cache (`[store] embedding_cache`, default $ASSAY_HOME/embeddings)."""
+    return Embedder(settings.embedding_model, device=settings.device, batch_size=settings.embedding_batch_size,
+                    cache=open_cache(settings.embedding_cache, env))

@@ -127,11 +127,11 @@ class Session:
     @cached_property
     def store(self) -> Any:
         """The vector store (loads the embedding model and Chroma on first use)."""
-        from assay.session.embeddings import Embedder
+        from assay.session.embeddings import embedder_for
         from assay.session.store import Store, chroma_client, reconcile
 
         settings = self.config.store
-        embedder = Embedder(settings.embedding_model, device=settings.device, batch_size=settings.embedding_batch_size)
+        embedder = embedder_for(settings, self.runtime.env)  # the shared cache: nothing embedded twice
         store = Store(self.samples, embedder, chroma_client(self.dir, settings.chroma_url), f"assay-{self.id}")
         if not self.read_only:
             reconcile(store)  # Chroma is derived from SQLite: catch up on what a kill left behind

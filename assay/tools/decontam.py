@@ -49,6 +49,11 @@ def word_tokens(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+def user_turns(sample: Sample) -> str:
+    """A sample's user turns, joined: what the embedding method compares by default."""
+    return "\n\n".join(m.content for m in sample.messages if m.role == "user")
+
+
 def _gram_keys(tokens: Sequence[str], n: int) -> set[int]:
     # Python's hash is salted per process, but the index and the queries live in one process.
     return {hash(tuple(tokens[i : i + n])) for i in range(len(tokens) - n + 1)}
@@ -149,7 +154,7 @@ class Decontaminator:
         """The part of a sample compared by embeddings: its user turns, or its whole text."""
         if self.embed_side == "text":
             return sample.text()
-        return "\n\n".join(m.content for m in sample.messages if m.role == "user")
+        return user_turns(sample)
 
     def __call__(self, batch: Sequence[Sample]) -> list[Assessment]:
         """One Assessment per sample, encoding the samples when the embedding method is on."""

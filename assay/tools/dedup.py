@@ -19,6 +19,11 @@ edited copy of a real sample shares dozens. So a candidate between `edited_floor
 threshold also counts when `min_words_in_order` words or more match in order and they make
 up `edited_ratio` of both texts; below that length an edit is as far as a sibling and the
 pair is left alone.
+
+Similar texts are not always one task: questions asked over one shared passage are similar
+on the whole text and different in what they ask and answer. So MinHash and semantic pairs
+stand only when the instructions outside the shared material (and, for a looser match, the
+responses) agree too: see dedup_task.py. Exact dedup needs no such check.
 """
 
 from __future__ import annotations
@@ -26,8 +31,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
-import string
-import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,9 +40,10 @@ import numpy as np
 
 from assay.core.records import Sample
 from assay.core.assessment import KEEP, Assessment, drop
+from assay.tools.dedup_task import SemanticTaskRule, TaskRule
+from assay.tools.dedup_text import normalize_text
 
 METHODS = ("exact", "minhash", "semantic")
-_EDGE_PUNCTUATION = string.punctuation + string.whitespace + "“”‘’«»…–—¿¡"
 # Banding tuned for recall (false-negative weight 0.98): at the 0.8 default datasketch's even
 # weighting misses 60 % of pairs whose similarity is exactly 0.8, this misses 2 %; the extra
 # candidates are verified exactly, so they cost time and never a wrong drop.
@@ -74,12 +78,6 @@ class DedupResult:
     assessments: list[Assessment]
     clusters: list[DuplicateCluster]
     pairs: list[DuplicatePair]
-
-
-def normalize_text(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed to single spaces, punctuation stripped at both ends."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(folded.split()).strip(_EDGE_PUNCTUATION)
 
 
 def normalized_turns(sample: Sample) -> str:
@@ -152,15 +150,17 @@ class EditedCopyRule:
 
 
 def minhash_pairs(samples: Sequence[Sample], *, threshold: float = 0.8, num_perm: int = 128,
-                  shingle_size: int = 3, seed: int = 1,
-                  edited: EditedCopyRule | None = EditedCopyRule()) -> list[DuplicatePair]:
+                  shingle_size: int = 3, seed: int = 1, edited: EditedCopyRule | None = EditedCopyRule(),
+                  task: TaskRule | None = TaskRule()) -> list[DuplicatePair]:
     """Pairs whose Jaccard similarity of character shingles reaches `threshold`, and edited copies.
 
     MinHash-LSH only proposes candidates; each is then verified on the shingle fingerprints,
     so the reported similarity is exact and LSH false positives cost time, never a wrong drop.
     Candidates under `threshold` count when the `edited` rule holds (None turns it off).
     The whole conversation is compared, so a long shared context (one passage, different
-    questions) can carry two distinct samples over the threshold.
+    questions) can carry two distinct samples over the threshold: a pair found on the whole
+    text then stands only when the `task` rule finds the same instruction (and answer) too
+    (see dedup_task.py); None turns that check off and keeps whole-text similarity alone.
     """
     from datasketch import MinHash, MinHashLSH
 
@@ -179,7 +179,8 @@ def minhash_pairs(samples: Sequence[Sample], *, threshold: float = 0.8, num_perm
             continue
         for candidate in later:
             similarity = fingerprint_jaccard(fingerprints[position], fingerprints[candidate])
-            if similarity >= threshold or (edited and edited.holds(texts[position], texts[candidate], similarity)):
+            near = similarity >= threshold or (edited and edited.holds(texts[position], texts[candidate], similarity))
+            if near and (task is None or task.holds(samples[position], samples[candidate])):
                 pairs.append(DuplicatePair(position, candidate, "minhash", similarity))
     return pairs
 
@@ -299,12 +300,17 @@ def _strongest_pair_per_position(pairs: Sequence[DuplicatePair]) -> dict[tuple[i
 def dedup(samples: Sequence[Sample], methods: Sequence[str] = METHODS, vectors: np.ndarray | None = None, *,
           store: Any = None, score_key: str | None = None, minhash_threshold: float = 0.8, num_perm: int = 128,
           shingle_size: int = 3, seed: int = 1, semantic_threshold: float = 0.95,
-          neighbours: int = 10, edited: EditedCopyRule | None = EditedCopyRule()) -> DedupResult:
+          neighbours: int = 10, edited: EditedCopyRule | None = EditedCopyRule(),
+          task: TaskRule | None = TaskRule(), embedder: Any = None,
+          semantic_task: SemanticTaskRule | None = SemanticTaskRule()) -> DedupResult:
     """Find duplicates among `samples` with the named methods and keep one sample per cluster.
 
     The semantic method reads `vectors` (unit rows aligned with `samples`) by block products
     when given, else queries `store`'s vector index (see `semantic_pairs_from_store`).
     When two methods pair the same samples, the method named first describes the drop.
+    `task` is MinHash's instruction-aware check and `semantic_task` the semantic one, which
+    embeds the candidate pairs' parts with `embedder` (else the store's); None for either
+    leaves that method on whole-text similarity alone.
     """
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -315,7 +321,7 @@ def dedup(samples: Sequence[Sample], methods: Sequence[str] = METHODS, vectors: 
             found = exact_pairs(samples)
         elif method == "minhash":
             found = minhash_pairs(samples, threshold=minhash_threshold, num_perm=num_perm,
-                                  shingle_size=shingle_size, seed=seed, edited=edited)
+                                  shingle_size=shingle_size, seed=seed, edited=edited, task=task)
         elif vectors is not None:
             if len(vectors) != len(samples):
                 raise ValueError(f"{len(vectors)} vectors for {len(samples)} samples")
@@ -324,9 +330,18 @@ def dedup(samples: Sequence[Sample], methods: Sequence[str] = METHODS, vectors: 
             found = semantic_pairs_from_store(store, samples, threshold=semantic_threshold, neighbours=neighbours)
         else:
             raise ValueError("semantic dedup needs `vectors` aligned with the samples, or a `store` holding them")
+        if method == "semantic" and semantic_task is not None and found:
+            found = _same_task(samples, found, semantic_task, embedder or getattr(store, "embedder", None))
         for pair in found:
             pairs.setdefault((pair.first, pair.second), pair)
     return cluster_duplicates(samples, [pairs[k] for k in sorted(pairs)], score_key)
+
+
+def _same_task(samples: Sequence[Sample], found: list[DuplicatePair], rule: SemanticTaskRule,
+               embedder: Any) -> list[DuplicatePair]:
+    """The semantic pairs whose samples pose the same task by `rule`, their parts embedded by `embedder`."""
+    verdicts = rule.holds_for(samples, [(p.first, p.second) for p in found], embedder.encode if embedder else None)
+    return [pair for pair, same in zip(found, verdicts, strict=True) if same]
 
 
 class Dedup:
@@ -351,5 +366,5 @@ class Dedup:
         if "semantic" in self.methods and self.store is None:
             vectors = self.embedder.encode([s.text() for s in batch])
         self.last_result = dedup(batch, self.methods, vectors, store=self.store, score_key=self.score_key,
-                                 **self.options)
+                                 embedder=self.embedder, **self.options)
         return self.last_result.assessments

@@ -10,7 +10,9 @@ class HeuristicConfig:
     """Every tunable number of the heuristic screen.
 
     The defaults were set on the hand-written examples and checked against 5,000 Alpaca
-    samples (evals/eval_defects.py): each filter drops a small share there.
+    samples (evals/eval_defects.py): each filter drops a small share there. Users set them in
+    the recipe's [screen.heuristics.<filter>] tables (assay/core/recipe_screen.py, mapped here by
+    assay/pipeline/screen/scoring.py), whose defaults must equal these (tests/test_recipe.py).
     """
 
     # repetition: share of duplicate word 3-grams, and how often one sentence may recur

@@ -37,7 +37,7 @@ def create_app(directory: str | Path, runtime: Runtime, *, token: str | None = N
     if not has_table(conn, "samples"):
         raise AssayError(f"{directory}: the session DB has no samples table")
     redactor = Redactor(runtime.env)
-    viewer = Viewer(directory, runtime, conn, redactor, reviewer, page_templates(redactor))
+    viewer = Viewer(directory, runtime, conn, redactor, reviewer, page_templates(redactor, conn))
 
     async def on_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404

@@ -32,7 +32,12 @@ def routes(viewer: Viewer) -> list[Route]:
         return viewer.render(request, "samples.html", nav="samples", page=page, facets=facets, filters=filters)
 
     async def sample(request: Request) -> Response:
-        detail = queries.sample_detail(conn, request.path_params["sample_id"])
+        sample_id = request.path_params["sample_id"]
+        # A proposed sample (a pending rewrite) is not in the pool yet: its page is the review item.
+        target = queries.link_target(conn, sample_id)
+        if target is not None and target.startswith("/review/"):
+            return RedirectResponse(target, status_code=303)
+        detail = queries.sample_detail(conn, sample_id)
         return viewer.render(request, "sample.html", nav="samples", detail=detail, node=detail["sample"])
 
     async def diff(request: Request) -> Response:

@@ -13,6 +13,8 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from assay.pipeline.repair.review import judge_reasons
+from assay.pipeline.repair.review_gate import export_facts
 from assay.trace.query import COUNT_CAP, reason_clause, text_clause
 from assay.trace.view import has_table
 
@@ -158,10 +160,20 @@ def review_items(conn: sqlite3.Connection, *, status: str | None = None, limit: 
     columns = "id, round, kind, sample_id, parent_id, summary, status, created_at, decided_at, decided_by, note"
     if status is not None:
         rows = conn.execute(f"SELECT {columns} FROM review_items WHERE status = ? ORDER BY id LIMIT ?", (status, limit))
-        return [dict(r) for r in rows]
+        return [_with_export(conn, dict(r)) for r in rows]
     pending = conn.execute(f"SELECT {columns} FROM review_items WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
     decided = conn.execute(f"SELECT {columns} FROM review_items WHERE status != 'pending' ORDER BY id DESC LIMIT ?", (limit,))
-    return [dict(r) for r in pending] + [dict(r) for r in decided]
+    return [_with_export(conn, dict(r)) for r in [*pending, *decided]]
+
+
+def _with_export(conn: sqlite3.Connection, item: dict[str, Any]) -> dict[str, Any]:
+    """An export row says what it writes and what it misses ("8 samples; misses size: 63 of 180")."""
+    if item["kind"] == "export":
+        payload = json.loads(conn.execute("SELECT payload FROM review_items WHERE id = ?", (item["id"],)).fetchone()[0])
+        facts = export_facts(payload)
+        missed = f"; misses {'; '.join(facts['missed'])}" if facts["missed"] else ""
+        item["export_what"] = f"{facts['selected']} samples{missed}"
+    return item
 
 
 def review_item(conn: sqlite3.Connection, item_id: int) -> dict[str, Any] | None:
@@ -182,9 +194,28 @@ def review_item(conn: sqlite3.Connection, item_id: int) -> dict[str, Any] | None
             parent = {"id": found["id"], "messages": json.loads(found["messages"]), "status": found["status"],
                       "reason": found["reason"]}
     item["parent"] = parent
+    item["export"] = export_facts(payload) if row["kind"] == "export" else None
+    item["reasons"] = judge_reasons(conn, row["sample_id"], row["parent_id"])
     item["in_pool"] = bool(row["sample_id"]) and conn.execute(
         "SELECT 1 FROM samples WHERE id = ?", (row["sample_id"],)).fetchone() is not None
     return item
+
+
+def link_target(conn: sqlite3.Connection, sample_id: str) -> str | None:
+    """Where a sample id in a text should lead: its page when it is in the pool, the review item
+    that proposes it while it waits (a pending rewrite is not a sample yet), else nowhere."""
+    if conn.execute("SELECT 1 FROM samples WHERE id = ?", (sample_id,)).fetchone() is not None:
+        return f"/samples/{sample_id}"
+    item = proposed_by(conn, sample_id)
+    return f"/review/{item}" if item is not None else None
+
+
+def proposed_by(conn: sqlite3.Connection, sample_id: str) -> int | None:
+    """The latest review item proposing this sample, if any."""
+    if not has_table(conn, "review_items"):
+        return None
+    row = conn.execute("SELECT id FROM review_items WHERE sample_id = ? ORDER BY id DESC LIMIT 1", (sample_id,)).fetchone()
+    return int(row[0]) if row else None
 
 
 NOT_STATUS_DECISIONS = frozenset({"tag_failed"})

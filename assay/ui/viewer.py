@@ -22,7 +22,7 @@ from assay.core.safe_text import json_text, visible
 from assay.session.session import DB_NAME, Runtime
 from assay.trace.log import Redactor
 from assay.ui.diff import message_diffs
-from assay.ui.queries import pending_count
+from assay.ui.queries import link_target, pending_count
 
 
 @dataclass
@@ -75,8 +75,9 @@ def open_read_only(directory: Path) -> sqlite3.Connection:
     return conn
 
 
-def page_templates(redactor: Redactor) -> Environment:
-    """The page templates: autoescaped, every value redacted and its control characters made visible."""
+def page_templates(redactor: Redactor, conn: sqlite3.Connection | None = None) -> Environment:
+    """The page templates: autoescaped, every value redacted and its control characters made visible.
+    `conn`: where sample ids in texts link to (see `link_ids`); without it every id links to its page."""
 
     def redact(text: str) -> str:
         # Control characters made visible too: a sample's ANSI sequence or bidi override is shown, not hidden.
@@ -90,7 +91,8 @@ def page_templates(redactor: Redactor) -> Environment:
         {k: v for k, v in {**params, **changes}.items() if v is not None and v != ""})
     env.globals["message_diffs"] = message_diffs
     # Filters that reshape text redact it first: a secret split by a link or re-escaped would slip past finalize.
-    env.filters["link_ids"] = lambda text: link_ids(redact(text))
+    target = (lambda i: link_target(conn, i)) if conn is not None else (lambda i: f"/samples/{i}")
+    env.filters["link_ids"] = lambda text: link_ids(redact(text), target)
     env.filters["pretty"] = lambda text: redact(pretty_json(redact(text)))
     env.filters["as_json"] = lambda value: redact(json.dumps(value, ensure_ascii=False, default=str))
     return env
@@ -99,10 +101,18 @@ def page_templates(redactor: Redactor) -> Environment:
 SAMPLE_ID = re.compile(r"\b[0-9a-f]{16}\b")
 
 
-def link_ids(text: str | None) -> Markup:
-    """The text, escaped, with every sample id in it made a link to that sample."""
+def link_ids(text: str | None, target: Callable[[str], str | None] = lambda i: f"/samples/{i}") -> Markup:
+    """The text, escaped, with every sample id in it made a link to where `target` says (the sample,
+    or the review item proposing it); an id that leads nowhere (a rewrite the judge turned down) stays text."""
     escaped = escape(text or "")
-    return Markup(SAMPLE_ID.sub(lambda m: f'<a class="mono" href="/samples/{m.group(0)}">{m.group(0)}</a>', str(escaped)))
+
+    def link(m: re.Match[str]) -> str:
+        href = target(m.group(0))
+        if href is None:
+            return f'<span class="mono" title="not in this session\'s pool">{m.group(0)}</span>'
+        return f'<a class="mono" href="{href}">{m.group(0)}</a>'
+
+    return Markup(SAMPLE_ID.sub(link, str(escaped)))
 
 
 def pretty_json(text: str | None) -> str | None:

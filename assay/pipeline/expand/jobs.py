@@ -19,6 +19,7 @@ from assay.core.plan import Plan
 from assay.core.records import FormatName, Sample, Status
 from assay.pipeline.deps import CurationDeps
 from assay.pipeline.expand.steps import ExpandOptions, ExpansionAgents, ExpansionReport
+from assay.pipeline.plugins import screen_stages
 from assay.pipeline.screen.candidates import CandidateScreen
 from assay.session.judgements import latest_judgements
 from assay.session.proposals import proposals, propose, sample_payload
@@ -91,7 +92,8 @@ def round_expansion(deps: CurationDeps, plan: Plan, round: int) -> RoundExpansio
     agents = ExpansionAgents(deps.agent("synthesizer", round), deps.agent("decomposer", round), deps.agent("judge", round))
     pool = list(session.samples.iter(status=Status.ACTIVE))
     screen = CandidateScreen(pool, dedup_methods=[m for m in options.dedup if m != "semantic"],
-                             decontam=[Path(p) for p in options.decontam], seed=session.config.llm.seed)
+                             decontam=[Path(p) for p in options.decontam], seed=session.config.llm.seed,
+                             plugins=screen_stages(session.config.plugins), screen=session.config.screen)
     fmt = session.meta("input_format", "alpaca")
     progress = job_progress(session, plan, round)
     jobs = [(request, session.samples.get(seed_ids), n) for request, seed_ids, n in progress["jobs"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from assay.agents.base import AgentContext
 from assay.core.config import Config
 from assay.core.errors import AssayError
 from assay.pipeline.expand.steps import CandidateScreen, ExpandOptions, ExpansionAgents, ExpansionReport
+from assay.pipeline.plugins import screen_stages
 from assay.core.formats import sample_to_record
 from assay.core.records import FormatName, Sample, Status
 from assay.pipeline.screen.scoring import VectorCache
@@ -84,9 +85,11 @@ def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, poo
     config = session.config  # the session's recipe, with this command's own settings laid over it
     try:
         with status("finding seeds…"):
-            found = _find_seeds(session if session_dir is not None else None, pool, request, n_seeds, embed, config)
+            found = _find_seeds(session if session_dir is not None else None, pool, request, n_seeds, embed, config,
+                                runtime.env)
         screen = CandidateScreen(found.reference, dedup_methods=tuple(m for m in dedup if embed or m != "semantic"),
-                                 vectors=found.vectors, decontam=decontam, seed=config.llm.seed)
+                                 vectors=found.vectors, decontam=decontam, seed=config.llm.seed,
+                                 plugins=screen_stages(config.plugins), screen=config.screen)
         roles = ("synthesizer", "decomposer", "judge")
         agents = ExpansionAgents(*(AgentContext.for_session(session, role) for role in roles))
         with status(f"expanding with {agents.synthesizer.model} (see the trace for every call)…"):
@@ -103,16 +106,17 @@ def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, poo
     return summary
 
 
-def _find_seeds(session: Session | None, pool: Path | None, request: str, k: int, embed: bool, config: Config) -> Seeds:
+def _find_seeds(session: Session | None, pool: Path | None, request: str, k: int, embed: bool, config: Config,
+                env: Mapping[str, str]) -> Seeds:
     """Seeds from the session's store, else from the pool file, else none (the request alone)."""
     if session is not None:
         return _seeds_from_session(session, request, k, embed)
     if pool is not None:
-        return _seeds_from_pool(pool, request, k, embed, config)
-    return Seeds([], [], _embedder_cache(config) if embed else None, "alpaca")
+        return _seeds_from_pool(pool, request, k, embed, config, env)
+    return Seeds([], [], _embedder_cache(config, env) if embed else None, "alpaca")
 
 
-def _seeds_from_pool(pool: Path, request: str, k: int, embed: bool, config: Config) -> Seeds:
+def _seeds_from_pool(pool: Path, request: str, k: int, embed: bool, config: Config, env: Mapping[str, str]) -> Seeds:
     from assay.pipeline.intake.ingest import read_inputs
 
     read = read_inputs([pool], skip_invalid=False, max_record_bytes=int(config.store.max_record_mb * 1e6))
@@ -122,20 +126,20 @@ def _seeds_from_pool(pool: Path, request: str, k: int, embed: bool, config: Conf
         raise AssayError(f"{pool}: no samples to take seeds from")
     fmt: FormatName = shape.format if shape else "alpaca"
     if not embed:
-        return Seeds(_nearest_by_words(samples, request, k), samples, None, fmt)
-    cache = _embedder_cache(config)
+        return Seeds(_nearest_by_words(samples, request, k, config), samples, None, fmt)
+    cache = _embedder_cache(config, env)
     vectors = cache.encode([s.text() for s in samples])
     query = cache.encode([request])[0]
     order = np.argsort(-(vectors @ query), kind="stable")
-    return Seeds(_clean_first([samples[i] for i in order], k), samples, cache, fmt)
+    return Seeds(_clean_first([samples[i] for i in order], k, config), samples, cache, fmt)
 
 
-def _clean_first(ranked: list[Sample], k: int) -> list[Sample]:
+def _clean_first(ranked: list[Sample], k: int, config: Config) -> list[Sample]:
     """The first `k` samples the heuristic screen keeps: a defective seed (merged, truncated …) breeds defects."""
-    from assay.tools.heuristics import HeuristicScreen
+    from assay.pipeline.screen.scoring import heuristic_screen
 
-    screen = HeuristicScreen()
-    return [s for s in ranked[: k * 5] if screen.assess(s).keep][:k]
+    screen = heuristic_screen(config.screen.heuristics)  # the recipe's filters and thresholds; None: all off
+    return [s for s in ranked[: k * 5] if screen is None or screen.assess(s).keep][:k]
 
 
 def _seeds_from_session(session: Session, request: str, k: int, embed: bool) -> Seeds:
@@ -153,23 +157,22 @@ def _seeds_from_session(session: Session, request: str, k: int, embed: bool) -> 
     return Seeds(seeds, reference, vectors, origin.format if origin else "alpaca")
 
 
-def _embedder_cache(config: Config) -> VectorCache:
-    """An encoder that remembers what it embedded (the model loads on first use)."""
-    from assay.session.embeddings import Embedder
+def _embedder_cache(config: Config, env: Mapping[str, str]) -> VectorCache:
+    """An encoder that remembers what it embedded (the model loads on first use; the shared cache behind it)."""
+    from assay.session.embeddings import embedder_for
 
-    embedder = Embedder(config.store.embedding_model, device=config.store.device,
-                        batch_size=config.store.embedding_batch_size)
+    embedder = embedder_for(config.store, env)
     return VectorCache([], np.zeros((0, 0), dtype=np.float32), embedder.encode)
 
 
-def _nearest_by_words(samples: list[Sample], request: str, k: int) -> list[Sample]:
+def _nearest_by_words(samples: list[Sample], request: str, k: int, config: Config) -> list[Sample]:
     """Without embeddings: the samples sharing the most content words with the request."""
     from assay.agents.elimination import content_words
 
     wanted = content_words(request)
     overlap = [len(wanted & content_words(s.instruction)) for s in samples]
     order = sorted(range(len(samples)), key=lambda i: -overlap[i])
-    return _clean_first([samples[i] for i in order], k)
+    return _clean_first([samples[i] for i in order], k, config)
 
 
 def _write(out: Path, report: ExpansionReport, fmt: FormatName) -> int:

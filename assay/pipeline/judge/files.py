@@ -87,7 +87,7 @@ def run_judge(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
         pairs = read_pairs(path, limit=limit, max_record_bytes=max_record_bytes)
     else:
         read = read_inputs([path], skip_invalid=False, max_record_bytes=max_record_bytes)
-    query = reference_query(verify, config) if verify is not None and verify.references else None
+    query = reference_query(verify, config, runtime.env) if verify is not None and verify.references else None
     check_prices(config, transport)  # a USD budget on an unpriced model: refused before the session exists
     session = session_for_output(out, session_dir, runtime, config)
     config = session.config  # the session's recipe, with this command's own settings laid over it

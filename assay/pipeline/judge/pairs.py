@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.core.errors import InputError
-from assay.core.readers import Invalid, raw_records
+from assay.core.readers import Invalid, raw_records, require_file
 from assay.core.records import Message, Sample
 from assay.pipeline.screen.scored_output import ASSAY_KEY
 from assay.trace.log import Decision
@@ -42,8 +42,7 @@ class Pair:
 
 def read_pairs(path: Path, *, limit: int | None = None, max_record_bytes: int) -> list[Pair]:
     """The pair records of a file (JSONL, JSON array or Parquet), the first `limit` only if given."""
-    if not path.is_file():
-        raise InputError(path, None, "no such file")
+    require_file(path)
     unit, items = raw_records(path, max_record_bytes=max_record_bytes)
     pairs: list[Pair] = []
     for item in items:

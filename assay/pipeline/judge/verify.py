@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ class VerifyOptions:
     k: int = 3
 
 
-def reference_query(options: VerifyOptions, config: Config) -> Any:
+def reference_query(options: VerifyOptions, config: Config, env: Mapping[str, str]) -> Any:
     """A query function over the user's reference collection (a Chroma folder or server URL).
 
     Queries are embedded with assay's embedder (all-MiniLM-L6-v2 by default, the same model
@@ -33,7 +33,7 @@ def reference_query(options: VerifyOptions, config: Config) -> Any:
     from chromadb.config import Settings
 
     from assay.agents.verifier import chroma_query
-    from assay.session.embeddings import Embedder
+    from assay.session.embeddings import embedder_for
     from assay.session.store import chroma_client
 
     target = str(options.references)
@@ -47,7 +47,7 @@ def reference_query(options: VerifyOptions, config: Config) -> Any:
     name = options.collection or (names[0] if len(names) == 1 else None)
     if name not in names:
         raise AssayError(f"{target}: pick a collection with --collection: {', '.join(names) or 'it holds none'}")
-    embedder = Embedder(config.store.embedding_model, device=config.store.device, batch_size=config.store.embedding_batch_size)
+    embedder = embedder_for(config.store, env)  # claims repeat across runs: the shared cache answers them
     return chroma_query(client.get_collection(name, embedding_function=None), embed=embedder.encode)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from assay.core.config import Targets
+from assay.core.recipe_screen import ScreenSettings
 from assay.core.plan import Measurement, TargetStatus
 from assay.core.records import Sample, Status
 from assay.session.judgements import latest_judgements
@@ -51,7 +52,7 @@ def measure(session: Any, targets: Targets, *, cluster_min: int = 3, contaminati
         "topic_coverage": topic_cov,
         "dropped_duplicates": float(dropped.get("duplicate_of", 0)),
         "dropped_contaminated": float(dropped.get("contaminated", 0)),
-        "duplicate_rate": _duplicate_rate(active) if targets.max_duplicate_rate is not None else None,
+        "duplicate_rate": _duplicate_rate(active, session.config.screen) if targets.max_duplicate_rate is not None else None,
     }
     statuses = _target_statuses(targets, metrics, contamination_checked)
     return Measurement(metrics, statuses, cluster_counts, under, uncovered)
@@ -85,13 +86,14 @@ def _topic_coverage(session: Any, active: Sequence[Sample], topics: list[str],
     return found.coverage, found.uncovered
 
 
-def _duplicate_rate(active: Sequence[Sample]) -> float:
+def _duplicate_rate(active: Sequence[Sample], screen: ScreenSettings) -> float:
     """Share of the active pool that exact and MinHash dedup would still drop (0 after screening)."""
     if len(active) < 2:
         return 0.0
+    from assay.pipeline.screen.scoring import dedup_options
     from assay.tools.dedup import dedup
 
-    result = dedup(active, ("exact", "minhash"))
+    result = dedup(active, ("exact", "minhash"), **dedup_options(screen))  # the recipe's thresholds, as screened
     return sum(not a.keep for a in result.assessments) / len(active)
 
 

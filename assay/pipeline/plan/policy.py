@@ -1,25 +1,28 @@
 """The deterministic planner: reads the gap and picks repair, expand or finish, with a rationale.
 
-Order of preference: repair before expand (fixing a sample is cheaper than writing one and
-keeps the user's data), expand where coverage or size falls short, finish when every target
-is met or nothing left can move a target. The LLM planner (agents/planner.py) chooses among
+Each round it estimates what a repair round and an expansion round would close of the unmet
+targets' gaps, and what each costs in LLM calls (plan/estimate.py); the larger gain per call
+wins, with the numbers in the rationale. A tie goes to repair (it keeps the user's data).
+It finishes when every target is met or no action left can move one. The LLM planner (agents/planner.py) chooses among
 the same actions; whatever it says is checked here (`check_choice`) against `allowed_actions`
 and the known clusters and topics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from assay.core.plan import Action, Measurement, Plan, RoundRecord
+from assay.pipeline.plan.estimate import Estimate, Gaps, Observed, estimate_expand, estimate_repair
 
 if TYPE_CHECKING:
     from assay.agents.planner import PlannerChoice
 
 QUALITY_TARGETS = ("mean_quality", "quality_floor", "size")
 COVERAGE_TARGETS = ("cluster_coverage", "topic_coverage")
+DEFAULT_BAR = 3.0  # the score a new sample is expected to reach when the recipe names no bar
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class PlanningInput:
     expand_batch: int = 20
     cluster_min: int = 3
     target_size: int | None = None
+    quality_floor: float | None = None
+    mean_target: float | None = None
+    repairable_scores: Mapping[str, float] = field(default_factory=dict)  # current score of each repairable
+    observed: Observed = Observed()  # what earlier rounds' repairs and expansions achieved
 
 
 def unmet(measurement: Measurement) -> list[str]:
@@ -53,17 +60,66 @@ def allowed_actions(given: PlanningInput) -> list[Action]:
 
 
 def policy_plan(given: PlanningInput) -> Plan:
-    """The default policy: repair, then expand, then finish."""
+    """The default policy: the action whose round closes more of the gap per LLM call (estimate.py)."""
     m = given.measurement
     missing = unmet(m)
     if not missing:
         return Plan(action="finish", rationale="every target is met")
     quality_gap = [name for name in missing if name in QUALITY_TARGETS]
+    gaps = _gaps(given, missing)
+    expansion = _expand_plan(given, missing)
+    options: list[tuple[Estimate, Plan]] = []
     if quality_gap and given.repairable:
         chosen = list(given.repairable[: given.repair_batch])
-        return Plan(action="repair", sample_ids=chosen,
-                    rationale=f"{', '.join(quality_gap)} not met; repairing the {len(chosen)} lowest-scored samples "
-                              f"whose issues a rewrite can fix ({len(given.repairable)} such samples)")
+        low = m.metrics.get("export_min_quality") or 0.0
+        found = estimate_repair(gaps, [given.repairable_scores.get(i, low) for i in chosen], given.quality_floor,
+                                given.observed)
+        options.append((found, Plan(action="repair", sample_ids=chosen, rationale=(
+            f"{', '.join(quality_gap)} not met; repairing the {len(chosen)} lowest-scored samples whose issues a "
+            f"rewrite can fix ({len(given.repairable)} such samples)"))))
+    if expansion is not None:
+        covers = gaps.coverage is not None and bool(expansion.clusters or expansion.topics)
+        options.append((estimate_expand(gaps, expansion.n, covers, given.observed), expansion))
+    if not options:
+        return Plan(action="finish", rationale=f"{', '.join(missing)} not met, and no action left can move them")
+    # The larger gain per call wins; on a tie (or when no estimate closes anything) repair comes
+    # first: it keeps the user's own data.
+    best, plan = max(options, key=lambda option: (option[0].per_call, option[0].action == "repair"))
+    numbers = "; ".join(e.describe() for e, _ in options)
+    return plan.model_copy(update={"rationale": f"{numbers} -> {best.action}: {plan.rationale}"})
+
+
+def _gaps(given: PlanningInput, missing: list[str]) -> Gaps:
+    """The unmet targets in the estimates' units, from the measurement."""
+    m = given.measurement
+    status = {t.name: t for t in m.targets}
+    qualifying = float(m.metrics.get("qualifying") or 0.0)
+    size = None
+    if "size" in missing:
+        wanted = given.target_size if given.target_size is not None else status["size"].target
+        achieved = qualifying if given.target_size is not None else (status["size"].achieved or 0.0)
+        size = max(0.0, wanted - achieved) or None
+    mean = None
+    if "mean_quality" in missing:
+        target = status["mean_quality"]
+        mean = target.target - (target.achieved if target.achieved is not None else 0.0)
+    coverage = None
+    if "topic_coverage" in missing and m.uncovered_topics:
+        coverage = float(given.cluster_min * len(m.uncovered_topics))
+    elif "cluster_coverage" in missing and m.under_covered:
+        coverage = float(sum(max(0, given.cluster_min - m.cluster_counts.get(c, 0)) for c in m.under_covered[:5]))
+    export_size = float(m.metrics.get("export_size", qualifying) or 0.0)
+    export_mean = m.metrics.get("export_mean_quality")
+    bars = [v for v in (given.mean_target, given.quality_floor, export_mean) if v is not None]
+    return Gaps(size=size, mean=mean, floor="quality_floor" in missing, coverage=coverage or None,
+                bar=max(bars) if bars else DEFAULT_BAR, export_size=export_size,
+                export_full=given.target_size is not None and export_size >= given.target_size,
+                export_mean=export_mean, export_min=m.metrics.get("export_min_quality"))
+
+
+def _expand_plan(given: PlanningInput, missing: list[str]) -> Plan | None:
+    """The expansion a round would run: uncovered topics, then thin clusters, then size or mean; None if none."""
+    m = given.measurement
     if m.uncovered_topics and "topic_coverage" in missing:
         n = min(given.expand_batch, given.cluster_min * len(m.uncovered_topics))
         return Plan(action="expand", topics=list(m.uncovered_topics), n=n,
@@ -81,9 +137,9 @@ def policy_plan(given: PlanningInput) -> Plan:
         n = max(1, min(given.expand_batch, shortfall if shortfall > 0 else given.expand_batch))
         clusters = list(m.under_covered[:5]) or sorted(m.cluster_counts, key=lambda c: m.cluster_counts[c])[:5]
         reason = (f"{shortfall} more qualifying samples needed" if shortfall > 0
-                  else "mean quality is short and nothing is left to repair; new strong samples raise the best-N mean")
+                  else "mean quality is short; new strong samples raise the best-N mean")
         return Plan(action="expand", clusters=clusters, n=n, rationale=f"{reason}; expanding by {n}")
-    return Plan(action="finish", rationale=f"{', '.join(missing)} not met, and no action left can move them")
+    return None
 
 
 def check_choice(choice: PlannerChoice, given: PlanningInput) -> str | None:

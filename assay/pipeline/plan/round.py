@@ -8,14 +8,17 @@ back to the policy's plan, and the trace says so.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from assay.core.plan import Measurement, Plan, RoundRecord, StopReason
+from assay.pipeline.plan.estimate import Observed, observed_from
 from assay.pipeline.plan.policy import PlanningInput, allowed_actions, check_choice, made_progress, policy_plan
 from assay.pipeline.repair.rewrites import repair_threshold, repairable
 from assay.pipeline.rounds import record_round
+from assay.session.judgements import latest_judgements
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,11 @@ async def plan_round(deps: Any, found: Measurement, *, round: int, history: Sequ
         record_round(session, next_round, chosen, found.metrics)
         return RoundPlan(next_round, chosen, reason, message, stopped=True)
     targets = config.targets
-    given = PlanningInput(found, history, repairable(session, repair_threshold(targets)), options.repair_batch,
-                          options.expand_batch, options.cluster_min, targets.size)
+    fixable = repairable(session, repair_threshold(targets))
+    verdicts = latest_judgements(session.conn, fixable[: options.repair_batch])
+    given = PlanningInput(found, history, fixable, options.repair_batch, options.expand_batch, options.cluster_min,
+                          targets.size, targets.quality_floor, targets.min_mean_quality,
+                          {i: v.overall for i, v in verdicts.items() if v.ok}, _observed(session))
     chosen = policy_plan(given)
     if options.planner == "llm":
         chosen = await llm_plan(deps.agent("planner", next_round), given, fallback=chosen)
@@ -54,6 +60,12 @@ async def plan_round(deps: Any, found: Measurement, *, round: int, history: Sequ
     if chosen.action == "finish":
         return RoundPlan(next_round, chosen, "targets_met" if found.all_met else "nothing_to_do", chosen.rationale)
     return RoundPlan(next_round, chosen)
+
+
+def _observed(session: Any) -> Observed:
+    """What the session's earlier rounds' repairs and expansions achieved (their `rounds` outcomes)."""
+    rows = session.conn.execute("SELECT outcome FROM rounds WHERE outcome IS NOT NULL ORDER BY round")
+    return observed_from([json.loads(row["outcome"]) for row in rows])
 
 
 def _stop(found: Measurement, round: int, history: Sequence[RoundRecord], stop_reason: StopReason | None,

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assay.core.records import Sample
-from assay.pipeline.screen.scoring import DEDUP_METHODS, VectorCache
+from assay.core.recipe_screen import ScreenSettings
+from assay.pipeline.screen.scoring import DEDUP_METHODS, VectorCache, decontam_options, dedup_options, heuristic_screen
 from assay.core.assessment import Assessment
 from assay.tools.screen import ScreenResult, Stage, run_stages
 
@@ -22,7 +23,7 @@ class CandidateScreen:
 
     def __init__(self, reference: Sequence[Sample] = (), *, dedup_methods: Sequence[str] = ("exact", "minhash"),
                  vectors: VectorCache | None = None, decontam: Sequence[Path] = (), heuristics: bool = True,
-                 seed: int = 1) -> None:
+                 seed: int = 1, plugins: Sequence[Stage] = (), screen: ScreenSettings | None = None) -> None:
         unknown = set(dedup_methods) - set(DEDUP_METHODS)
         if unknown:
             raise ValueError(f"unknown dedup methods {sorted(unknown)}; choose from {DEDUP_METHODS}")
@@ -32,17 +33,20 @@ class CandidateScreen:
         self.dedup_methods = tuple(dedup_methods)
         self.vectors = vectors
         self.seed = seed
+        settings = screen or ScreenSettings()  # the recipe's [screen]: switches and thresholds
+        self.dedup_options = dedup_options(settings)
         self.stages: list[Stage] = []
-        if heuristics:
-            from assay.tools.heuristics import HeuristicScreen
-
-            self.stages.append(Stage("heuristics", HeuristicScreen()))
+        checks = heuristic_screen(settings.heuristics) if heuristics else None
+        if checks is not None:
+            self.stages.append(Stage("heuristics", checks))
         if decontam:
             from assay.tools.decontam import Decontaminator
 
-            self.stages.append(Stage("decontam", Decontaminator(list(decontam), embedder=vectors)))
+            self.stages.append(Stage("decontam", Decontaminator(list(decontam), embedder=vectors,
+                                                                **decontam_options(settings.decontam, vectors))))
         if self.dedup_methods:
             self.stages.append(Stage("dedup", self._dedup))
+        self.stages.extend(plugins)  # filter and scorer plugins (pipeline/plugins.py), after the built-ins
 
     def __call__(self, batch: Sequence[Sample]) -> ScreenResult:
         """Each new sample's verdict; the first stage that drops a sample gives its reason."""
@@ -58,5 +62,5 @@ class CandidateScreen:
 
         both = [*self.reference, *batch]
         vectors = self.vectors.encode([s.text() for s in both]) if "semantic" in self.dedup_methods and self.vectors else None
-        result = dedup(both, self.dedup_methods, vectors, seed=self.seed)
+        result = dedup(both, self.dedup_methods, vectors, seed=self.seed, embedder=self.vectors, **self.dedup_options)
         return result.assessments[len(self.reference):]

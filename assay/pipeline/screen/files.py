@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from assay.core.config import Config
 from assay.pipeline.intake.ingest import read_inputs
+from assay.pipeline.plugins import screen_stages
 from assay.pipeline.progress import Advance, StartTask, no_progress
 from assay.pipeline.screen.scored_output import injection_flags, summary, write_scored
 from assay.pipeline.screen.scoring import ScoreOptions, VectorCache, score_pool
 from assay.session.session import Runtime, Session
+
+if TYPE_CHECKING:
+    from assay.session.embeddings import Embedder
 
 
 class ScoreReport(TypedDict):
@@ -34,6 +39,8 @@ class ScoreReport(TypedDict):
     repeats: int
     session: str | None
     embed_seconds: float
+    embedded: int  # texts the model encoded
+    embeddings_cached: int  # texts answered by the shared embedding cache
     seconds: float
 
 
@@ -46,17 +53,18 @@ def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
     `progress` starts a task for the embedding and one per screening stage.
     """
     started = time.perf_counter()
+    plugins = tuple(screen_stages(config.plugins))  # an unknown or broken plugin fails before any work
     read = read_inputs([path], skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
     shape = read.files[0].shape
     samples = read.samples
     options = ScoreOptions(dedup=methods, decontam=decontam, ifd=ifd, ifd_model=ifd_model, embed=embed,
-                           clusters=clusters, seed=config.llm.seed)
+                           clusters=clusters, seed=config.llm.seed, screen=config.screen, plugins=plugins)
     session = Session.open(session_dir, runtime, config, create=True) if session_dir else None
-    vectors, embed_seconds = None, 0.0
+    vectors, embedder, embed_seconds = None, None, 0.0
     if embed and samples:
         advance = progress("embedding", len(samples))
         embed_started = time.perf_counter()
-        vectors = _embed(samples, session, config, advance)
+        vectors, embedder = _embed(samples, session, config, runtime.env, advance)
         embed_seconds = time.perf_counter() - embed_started
     stage: dict[str, Any] = {}
 
@@ -82,24 +90,26 @@ def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
     report["cluster_table"], report["cluster_entropy"] = _cluster_overview(cluster_of)
     report.update(
         path=str(path), out=str(out), written=written, invalid=len(read.invalid), repeats=read.files[0].repeats,
-        embed_seconds=embed_seconds, seconds=time.perf_counter() - started, session=str(session_dir) if session_dir else None,
+        embed_seconds=embed_seconds, embedded=embedder.encoded if embedder else 0,
+        embeddings_cached=embedder.cached if embedder else 0, seconds=time.perf_counter() - started, session=str(session_dir) if session_dir else None,
         clusters=len(set(cluster_of.values())), injection=sum(bool(hits) for hits in injection.values()),
     )
     return report
 
 
-def _embed(samples: list, session: Session | None, config: Config, advance: Advance) -> VectorCache:
-    """Vectors of every sample's text: through the session's store (kept there), or computed here."""
+def _embed(samples: list, session: Session | None, config: Config, env: Mapping[str, str],
+           advance: Advance) -> tuple[VectorCache, Embedder]:
+    """Vectors of every sample's text (through the session's store, kept there, or computed here), and the embedder."""
     texts = [s.text() for s in samples]
     if session is not None:
         session.store.add(samples, on_progress=advance)
-        return VectorCache(texts, session.store.vectors([s.id for s in samples]), session.store.embedder.encode)
-    from assay.session.embeddings import Embedder
+        store = session.store
+        return VectorCache(texts, store.vectors([s.id for s in samples]), store.embedder.encode), store.embedder
+    from assay.session.embeddings import embedder_for
 
-    embedder = Embedder(config.store.embedding_model, device=config.store.device,
-                        batch_size=config.store.embedding_batch_size)
+    embedder = embedder_for(config.store, env)  # the shared cache: a second score embeds nothing
     vectors: np.ndarray = embedder.encode(texts, on_batch=advance)
-    return VectorCache(texts, vectors, embedder.encode)
+    return VectorCache(texts, vectors, embedder.encode), embedder
 
 
 def _cluster_overview(cluster_of: dict[str, int]) -> tuple[list[dict[str, Any]], float | None]:

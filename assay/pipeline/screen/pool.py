@@ -52,6 +52,7 @@ def screen_round(deps: Any, round: int, proposed_ids: Sequence[str]) -> None:
 
 
 def _screen_pool(deps: Any, samples: list[Sample], mark_done: Callable[[], None]) -> None:
+    from assay.pipeline.plugins import screen_stages
     from assay.pipeline.screen.scoring import ScoreOptions, VectorCache, score_pool
     from assay.pipeline.screen.record import apply_screen
 
@@ -60,7 +61,8 @@ def _screen_pool(deps: Any, samples: list[Sample], mark_done: Callable[[], None]
     deps.emit("stage", {"name": "screen", "total": len(samples)})
     vectors = VectorCache([s.text() for s in samples], store.vectors([s.id for s in samples]), store.embedder.encode)
     score_options = ScoreOptions(dedup=tuple(options.dedup), decontam=tuple(Path(p) for p in options.decontam),
-                                 ifd=options.ifd, seed=session.config.llm.seed)
+                                 ifd=options.ifd, seed=session.config.llm.seed, screen=session.config.screen,
+                                 plugins=tuple(screen_stages(session.config.plugins)))
     result, clusters = score_pool(samples, score_options, vectors)
     with session.conn:
         apply_screen(session, result, clusters, round=0)
@@ -74,6 +76,7 @@ def _screen_additions(deps: Any, fresh: list[Sample], round: int, mark_done: Cal
         mark_done()
         return
     from assay.pipeline.screen.clusters import nearest_clusters
+    from assay.pipeline.plugins import screen_stages
     from assay.pipeline.screen.candidates import CandidateScreen
     from assay.trace.log import Decision
 
@@ -81,7 +84,8 @@ def _screen_additions(deps: Any, fresh: list[Sample], round: int, mark_done: Cal
     fresh_ids = {s.id for s in fresh}
     pool = [s for s in session.samples.iter(status=Status.ACTIVE) if s.id not in fresh_ids]
     screen = CandidateScreen(pool, dedup_methods=[m for m in deps.options.dedup if m != "semantic"],
-                             decontam=[Path(p) for p in deps.options.decontam], seed=session.config.llm.seed)
+                             decontam=[Path(p) for p in deps.options.decontam], seed=session.config.llm.seed,
+                             plugins=screen_stages(session.config.plugins), screen=session.config.screen)
     result = screen(fresh)
     store = session.store
     drops = [(s.id, result.outcomes[s.id]) for s in fresh if not result.outcomes[s.id].keep]

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
 
+from assay.core.config import PluginSettings
+from assay.core.config import StoreSettings
 from assay.core.errors import AssayError
-from assay.core.readers import Invalid, container_of_name, raw_records
+from assay.core.readers import Invalid, container_of_name, raw_records, require_file
+from assay.pipeline.plugins import load_selector, selector_names
 from assay.pipeline.progress import StartTask
 from assay.pipeline.screen.scored_output import ASSAY_KEY
 from assay.tools.coverage import unit_rows
@@ -65,6 +68,7 @@ class SelectOptions:
     seed: int = 0
     deita_threshold: float = 0.9
     label_threshold: float = 0.9
+    plugins: PluginSettings = field(default_factory=PluginSettings)  # the recipe's [plugins]: a selector plugin's settings
 
 
 @dataclass
@@ -106,9 +110,11 @@ def run_select(path: Path, out: Path, options: SelectOptions, *, embed: Embed | 
                session_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> SelectReport:
     """Select from one file and write the picks; returns the summary."""
     started = time.perf_counter()
-    if options.method not in METHODS:
-        raise AssayError(f"unknown method {options.method!r}: choose one of {', '.join(METHODS)}")
-    prepared = prepare_pool(path, score=options.score, vectors=options.method in ("deita", "kcenter"),
+    if options.method not in selector_names():
+        raise AssayError(f"unknown method {options.method!r}: choose one of {', '.join(selector_names())}")
+    plugin = None if options.method in METHODS else load_selector(options.method, options.plugins)
+    needs_vectors = options.method in ("deita", "kcenter") or (plugin is not None and plugin.needs_vectors)
+    prepared = prepare_pool(path, score=options.score, vectors=needs_vectors,
                             label_vectors=options.method == "mig", clusters_needed=bool(options.max_per_cluster),
                             seed=options.seed, embed=embed, session_vectors=session_vectors)
     pool, rows, records = prepared.pool, prepared.rows, prepared.records
@@ -116,11 +122,14 @@ def run_select(path: Path, out: Path, options: SelectOptions, *, embed: Embed | 
         raise AssayError("--quota tag=K needs tags (_assay.tags) in the file")
     constraints = Constraints(options.min_score, options.max_per_cluster, options.max_per_tag)
     select_started = time.perf_counter()
-    try:
-        selection = select(options.method, pool, options.n, constraints=constraints, seed=options.seed,
-                           deita_threshold=options.deita_threshold, mig=MigOptions(label_threshold=options.label_threshold))
-    except ValueError as err:
-        raise AssayError(str(err)) from None
+    if plugin is not None:
+        selection = plugin.select(pool, options.n, constraints=constraints, seed=options.seed)
+    else:
+        try:
+            selection = select(options.method, pool, options.n, constraints=constraints, seed=options.seed,
+                               deita_threshold=options.deita_threshold, mig=MigOptions(label_threshold=options.label_threshold))
+        except ValueError as err:
+            raise AssayError(str(err)) from None
     select_seconds = time.perf_counter() - select_started
     picked = [_selected_record(records[rows[i]], options.method, rank, selection.gains)
               for rank, i in enumerate(selection.indices.tolist())]
@@ -128,15 +137,14 @@ def run_select(path: Path, out: Path, options: SelectOptions, *, embed: Embed | 
     return {
         "path": str(path), "out": str(out), "method": options.method, "requested": options.n, "written": written,
         "records": len(records), "candidates": len(rows), "eligible": selection.eligible, "score": prepared.score,
-        "gain_meaning": GAIN_MEANING[options.method], "figures": compare(pool, selection.indices),
+        "gain_meaning": GAIN_MEANING.get(options.method, "none (a selector plugin)"), "figures": compare(pool, selection.indices),
         "warnings": selection.warnings, "notes": prepared.notes + selection.notes,
         "select_seconds": select_seconds, "seconds": time.perf_counter() - started,
     }
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise AssayError(f"{path}: no such file")
+    require_file(path)
     _, items = raw_records(path)
     records = []
     for item in items:
@@ -159,7 +167,7 @@ def _quality(records: list[dict[str, Any]], rows: list[int], name: str | None,
     if name is None:
         if not any(score_of(i, DEFAULT_SCORE) is not None for i in rows):
             notes.append(f"no {DEFAULT_SCORE} score in the file (judge the samples first, or pass --score NAME): "
-                         "quality is not used, the method selects for diversity alone"
+                         "quality is not used: mig, deita and kcenter select for diversity alone, random draws uniformly"
                          + (f"; scores present: {', '.join(available)}" if available else ""))
             return None, None, rows
         name = DEFAULT_SCORE
@@ -251,11 +259,15 @@ class _Embeddings:
         return cluster_pool(self.samples(), seed=seed).labels
 
 
-def reporting_embedder(progress: StartTask) -> Embed:
-    """The bundled embedder, starting a task per call and advancing it per batch (loaded on first use)."""
-    from assay.session.embeddings import Embedder
+def reporting_embedder(progress: StartTask, env: Mapping[str, str], settings: StoreSettings | None = None) -> Embed:
+    """The bundled embedder with the shared cache, starting a task per call and advancing it per batch.
 
-    embedder = Embedder()
+    The model loads on first use, and only when a text is not cached: `select` after `score`
+    over the same file embeds nothing.
+    """
+    from assay.session.embeddings import embedder_for
+
+    embedder = embedder_for(settings or StoreSettings(), env)
 
     def embed(texts: list[str]) -> np.ndarray:
         advance = progress(f"embedding {len(texts)} texts", len(texts))

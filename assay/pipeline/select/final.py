@@ -105,7 +105,8 @@ def choose(deps: Any, samples: list[Any], quality: list[float], size: int) -> tu
     """
     if len(samples) <= size:
         return list(range(len(samples))), []
-    from assay.tools.selection import NEEDS_VECTORS, select
+    from assay.pipeline.plugins import load_selector
+    from assay.tools.selection import METHODS, NEEDS_VECTORS, select
     from assay.tools.selection.base import LabelSets, Pool
 
     method = deps.options.selection
@@ -118,12 +119,14 @@ def choose(deps: Any, samples: list[Any], quality: list[float], size: int) -> tu
     partly = [f"skill tags on {tagged} of {len(samples)} candidates: selected on cluster labels"] if 0 < tagged < len(samples) else []
     vectors = label_vectors = None
     store = deps.session.store
-    if method in NEEDS_VECTORS:
+    plugin = None if method in METHODS else load_selector(method, deps.session.config.plugins)
+    if method in NEEDS_VECTORS or (plugin is not None and plugin.needs_vectors):
         vectors = store.vectors([s.id for s in samples])
     if method == "mig":
         label_vectors = store.embedder.encode(list(labels.names))
     pool = Pool(len(samples), np.asarray(quality, dtype=np.float64), clusters, labels, vectors, label_vectors)
-    picked = select(method, pool, size, seed=deps.session.config.llm.seed)
+    seed = deps.session.config.llm.seed
+    picked = plugin.select(pool, size, seed=seed) if plugin is not None else select(method, pool, size, seed=seed)
     chosen = [int(i) for i in picked.indices]
     notes = [*partly, *picked.notes, *picked.warnings]
     if len(chosen) < size:

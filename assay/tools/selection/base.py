@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -150,6 +151,23 @@ class Admission:
             self._cluster_counts[cluster] = self._cluster_counts.get(cluster, 0) + 1
         if self._labels is not None:
             self._tag_counts[self._labels.row(i)] += 1
+
+
+class SelectorPlugin(Protocol):
+    """A selector from another package, registered under the entry point group `assay.selectors`.
+
+    The entry point names a factory that assay calls with the plugin's recipe settings as
+    keyword arguments (`[plugins.settings.NAME]`); it returns this callable. Called with the
+    pool, the number wanted, the shared `Admission` and the run's seed, it returns candidate
+    indices (rows of the pool) in rank order, at most `n` of them. It must ask
+    `admission.admits(i)` before each pick and call `admission.take(i)` after it, as the
+    built-in selectors do, so the floor and the quotas hold; assay checks the picks again
+    and refuses a selection that breaks them. An optional attribute `needs_vectors = True`
+    asks for `pool.vectors` (the samples' embeddings); quality, clusters and tags are given
+    whenever the data has them.
+    """
+
+    def __call__(self, pool: Pool, n: int, admission: Admission, *, seed: int) -> Sequence[int]: ...
 
 
 def shortfall_warning(method: str, picked: int, requested: int, eligible: int, constraints: Constraints) -> list[str]:
