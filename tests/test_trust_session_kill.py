@@ -116,7 +116,8 @@ def test_a_kill_at_every_node_boundary_resumes_to_the_same_export(tmp_path: Path
     pool = write_pool(tmp_path / "pool.jsonl")
     whole = attempt(tmp_path / "whole", pool, first=True)
     assert whole.finished and whole.state.stop_reason == "targets_met"
-    assert [r.action for r in whole.state.history] == ["repair", "expand"]  # so every node of the graph runs
+    # One repair round and one expand round (the planner's order is its own), so every node runs.
+    assert sorted(r.action for r in whole.state.history) == ["expand", "repair"]
     boundaries = len(kill_switch.writes)
     assert boundaries > 30  # every node of a repair round and an expand round, twice each
 
