@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from assay.llm.dry_run import narrowed, value_type
 from assay.testing.openai_server import OpenAIWireServer, Reply
 
 SCHEMA_MARKER = "valid against this JSON Schema:\n"
@@ -80,18 +81,10 @@ def instance(schema: dict[str, Any], rng: random.Random, defs: dict[str, Any]) -
         return schema["const"]
     if "enum" in schema:
         return rng.choice(schema["enum"])
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return instance(rng.choice(options), rng, defs)
-    if "allOf" in schema:
-        merged: dict[str, Any] = {}
-        for part in schema["allOf"]:
-            merged.update(defs[part["$ref"].rsplit("/", 1)[-1]] if "$ref" in part else part)
-        return instance(merged, rng, defs)
-    kind = schema.get("type", "object" if "properties" in schema else "string")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
+    inner = narrowed(schema, defs, rng.choice)
+    if inner is not None:
+        return instance(inner, rng, defs)
+    kind = value_type(schema)
     if kind == "object":
         props = schema.get("properties", {})
         return {name: instance(sub, rng, defs) for name, sub in props.items()}

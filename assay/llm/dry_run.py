@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 from assay.llm.transport import Completion, CompletionRequest
@@ -42,19 +43,34 @@ def placeholder(schema: dict[str, Any], rng: random.Random, defs: dict[str, Any]
         return rng.choice([v for v in schema["enum"] if v not in ALARMS] or schema["enum"])
     if "default" in schema and schema.get("type") is None and not any(k in schema for k in ("anyOf", "oneOf", "allOf")):
         return schema["default"]
+    inner = narrowed(schema, defs, lambda options: options[0])
+    if inner is not None:
+        return placeholder(inner, rng, defs)
+    return _BY_TYPE[value_type(schema)](schema, rng, defs)
+
+
+def narrowed(schema: dict[str, Any], defs: dict[str, Any], pick: Callable[[list[Any]], Any]) -> dict[str, Any] | None:
+    """The one schema a value of a union (anyOf/oneOf: a non-null option, chosen by `pick`) or of an
+    intersection (allOf: its parts merged) must fit; None when `schema` is neither."""
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return placeholder(options[0], rng, defs)
+            return pick(options)
     if "allOf" in schema:
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
             merged.update(defs[part["$ref"].rsplit("/", 1)[-1]] if "$ref" in part else part)
-        return placeholder(merged, rng, defs)
+        return merged
+    return None
+
+
+def value_type(schema: dict[str, Any]) -> str:
+    """The JSON type a value of `schema` takes: its declared one (the first non-null of a list), else
+    object when it has properties, else string."""
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
-    return _BY_TYPE[kind](schema, rng, defs)
+    return kind
 
 
 def _object(schema: dict[str, Any], rng: random.Random, defs: dict[str, Any]) -> dict[str, Any]:
