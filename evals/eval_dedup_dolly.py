@@ -48,7 +48,7 @@ def main() -> None:
         sys.exit(f"data not found: {args.data} (see ../shared/data/README.md)")
 
     from assay.pipeline.intake.ingest import read_inputs
-    from assay.tools.dedup import dedup
+    from assay.tools.dedup import dedup, minhash_pairs
     from assay.tools.dedup_task import SemanticTaskRule, TaskRule
     from eval_dedup import CachedEncoder, cached_vectors
 
@@ -66,9 +66,11 @@ def main() -> None:
         result = dedup(pool, methods, vectors if "semantic" in methods else None,
                        embedder=CachedEncoder(args.vector_cache), **options)
         seconds = time.perf_counter() - started
-        classes = Counter(pair_class(pool[p.first].origin.record, pool[p.second].origin.record) for p in result.pairs)
+        # dedup() lists only the MinHash pairs that join its clusters; the table counts every pair.
+        pairs = minhash_pairs(pool, **options) if methods == ("minhash",) else result.pairs
+        classes = Counter(pair_class(pool[p.first].origin.record, pool[p.second].origin.record) for p in pairs)
         drops = sum(not a.keep for a in result.assessments)
-        rows.append((name, len(result.pairs), classes, drops, seconds, result))
+        rows.append((name, len(pairs), classes, drops, seconds, pairs))
     print(f"{len(pool)} samples of {args.data.name}\n")
     print(f"{'run':<30}{'pairs':>6}{'shared passage':>16}{'same instruction':>18}{'other':>7}{'drops':>7}{'seconds':>9}")
     for name, n_pairs, classes, drops, seconds, _ in rows:
@@ -76,7 +78,7 @@ def main() -> None:
               f"{classes['other']:>7}{drops:>7}{seconds:>9.2f}")
     rule = TaskRule()
     print("\npairs the instruction-aware runs still make (instruction / response word similarity):")
-    for pair in [p for row in rows if "aware" in row[0] for p in row[5].pairs]:
+    for pair in [p for row in rows if "aware" in row[0] for p in row[5]]:
         a, b = pool[pair.first], pool[pair.second]
         instruction, response = rule.similarities(a, b)
         print(f"  {pair.similarity:.2f}  instr {instruction:.2f} resp {response:.2f}\n"

@@ -161,7 +161,9 @@ def test_dry_run_writes_what_passed_and_explains_the_rejections(tmp_path: Path) 
         assert {"id", "parent_ids", "op", "topic", "attributes", "judge_overall"} <= set(row["_assay"])
         assert row["_assay"]["judge_overall"] >= 3.5
     assert "candidates generated" in done.stdout and "dry run: every answer is a placeholder" in done.stdout
-    assert (tmp_path / "grown.jsonl.session" / "session.db").is_file()
+    (session,) = (tmp_path / "sessions").glob("expand-grown.jsonl-*")  # under $ASSAY_HOME, not beside the output
+    assert (session / "session.db").is_file() and not (tmp_path / "grown.jsonl.session").exists()
+    assert f"session: {session}" in done.stderr
 
 
 def test_pool_and_session_together_or_an_empty_request_are_user_errors(tmp_path: Path) -> None:
@@ -204,6 +206,9 @@ class RecordingStore:
 
     def set_scores(self, scores: dict[str, dict[str, float]]) -> None:
         self.scores.update(scores)
+
+    def close(self) -> None:
+        """The session closes its store; this one holds nothing to release."""
 
 
 async def test_recording_in_a_session_never_drops_a_sample_it_did_not_add(session: Session) -> None:

@@ -28,16 +28,20 @@ def rows(path: Path) -> list[dict]:
 
 def test_pointwise_dry_run_writes_every_record_with_a_verdict(tmp_path: Path) -> None:
     out = tmp_path / "judged.jsonl"
-    shown = assay("judge", str(EXAMPLES / "pool.jsonl"), "--out", str(out), "--dry-run", "--limit", "12",
-                  home=tmp_path / "home").stdout
+    done = assay("judge", str(EXAMPLES / "pool.jsonl"), "--out", str(out), "--dry-run", "--limit", "12",
+                 home=tmp_path / "home")
+    shown = done.stdout
+    # The session goes under $ASSAY_HOME, not beside the output, and stderr says where.
+    (session,) = (tmp_path / "home" / "sessions").glob("judge-judged.jsonl-*")
+    assert not (tmp_path / "judged.jsonl.session").exists() and f"session: {session}" in done.stderr
     judged = rows(out)
     assert [{k: v for k, v in r.items() if k != "_assay"} for r in judged] == POOL[:12]
     for row in judged:
         verdict = row["_assay"]["judge"]
         assert row["_assay"]["error"] is None and list(verdict["scores"]) == RUBRIC and 1 <= verdict["overall"] <= 5
-    for text in ("DRY RUN", "judged", "mean overall", "issues by type", "LLM calls", "12 made", "cost", str(out) + ".session"):
+    for text in ("DRY RUN", "judged", "mean overall", "issues by type", "LLM calls", "12 made", "cost", str(session)):
         assert text in shown, text
-    conn = sqlite3.connect(tmp_path / "judged.jsonl.session" / "session.db")
+    conn = sqlite3.connect(session / "session.db")
     decisions = conn.execute("SELECT sample_id, action, scores FROM decisions WHERE agent = 'judge'").fetchall()
     assert {d[0] for d in decisions} == {r["_assay"]["id"] for r in judged} and {d[1] for d in decisions} == {"judged"}
     assert set(json.loads(decisions[0][2])) == {*RUBRIC, "overall"}
@@ -95,7 +99,7 @@ def test_bad_input_exits_2_and_leaves_no_session(tmp_path: Path) -> None:
     path.write_text('{"instruction": "q"}\n')
     done = assay("judge", str(path), "--out", str(tmp_path / "o.jsonl"), "--dry-run", home=tmp_path / "home", check=False)
     assert done.returncode == 2 and f"{path}:line 1: field 'output': missing" in done.stderr
-    assert not (tmp_path / "o.jsonl.session").exists()
+    assert not (tmp_path / "home" / "sessions").exists() and not (tmp_path / "o.jsonl.session").exists()
 
 
 def judge_run(tmp_path: Path, transport: ScriptedTransport, **config: object) -> tuple[dict, list[dict], Path]:
@@ -104,7 +108,7 @@ def judge_run(tmp_path: Path, transport: ScriptedTransport, **config: object) ->
     out = tmp_path / "out.jsonl"
     report = run_judge(data, out, config=load_config(overrides=config), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path)}),
                        session_dir=None, pairwise=False, limit=None, transport=transport)
-    return report, rows(out), tmp_path / "out.jsonl.session" / "session.db"
+    return report, rows(out), Path(report["session"]) / "session.db"
 
 
 def scripted_verdicts(request) -> str:
@@ -172,7 +176,7 @@ def test_verify_adds_factuality_per_sample(tmp_path: Path) -> None:
     assert report["calls"] == 3 * 3 + 1  # judge, decomposer and verifier per sample; one judge repair (notebooks)
     verify = rows(out)[0]["_assay"]["verify"]
     assert verify["factuality"] == 0.5 and [c["label"] for c in verify["claims"]] == ["supported", "unverifiable"]
-    conn = sqlite3.connect(tmp_path / "out.jsonl.session" / "session.db")
+    conn = sqlite3.connect(Path(report["session"]) / "session.db")
     assert conn.execute("SELECT action, reason, scores FROM decisions WHERE agent = 'verifier'").fetchall()[0] == (
         "verified", "1 of 2 claims supported", '{"factuality": 0.5}')
 
@@ -195,7 +199,7 @@ def test_reference_problems_are_named_before_any_work(tmp_path: Path) -> None:
             run_judge(data, tmp_path / "o.jsonl", pairwise=False, verify=options, **run)
     with pytest.raises(AssayError, match="does not combine with --pairwise"):
         run_judge(data, tmp_path / "o.jsonl", pairwise=True, verify=VerifyOptions(), **run)
-    assert not (tmp_path / "o.jsonl.session").exists()
+    assert not (tmp_path / "sessions").exists() and not (tmp_path / "o.jsonl.session").exists()
 
 
 @pytest.mark.slow

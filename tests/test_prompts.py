@@ -48,3 +48,15 @@ def test_a_role_line_inside_sample_text_opens_no_new_message() -> None:
 def test_unknown_prompt_names_fail() -> None:
     with pytest.raises(FileNotFoundError):
         load_prompt("no_such_prompt")
+
+
+def test_a_section_is_compiled_once_not_per_call() -> None:
+    from assay.prompts import compiled
+
+    template = PromptTemplate("once", "[[system]]\nYou grade once.\n[[user]]\nRate {{ x | delimit('sample') }}\n")
+    template.render(x="first")
+    before = compiled.cache_info()
+    second = template.render(x="second")
+    after = compiled.cache_info()
+    assert (after.misses, after.hits) == (before.misses, before.hits + 2)  # both sections, from the cache
+    assert second[1]["content"] == 'Rate <data name="sample">\nsecond\n</data>'

@@ -64,7 +64,7 @@ def test_run_display_shows_model_text_as_text() -> None:
     display("stage", {"name": HOSTILE, "total": 2})
     assert_shown_as_text(console.file.getvalue())  # type: ignore[attr-defined]
     state = SimpleNamespace(stop_reason=HOSTILE, stop_message=HOSTILE, exported={"curated": HOSTILE},
-                            targets=[SimpleNamespace(name=HOSTILE, target=1.0, achieved=0.5, met=False)])
+                            targets=[SimpleNamespace(name=HOSTILE, target=1.0, achieved=0.5, met=False, detail=HOSTILE)])
     outcome = SimpleNamespace(state=state, waiting_for_review=None, spend={}, session_dir=HOSTILE)
     assert_shown_as_text(drawn(outcome_view(outcome)))
     waiting = SimpleNamespace(state=None, waiting_for_review=HOSTILE, spend={}, session_dir="s")

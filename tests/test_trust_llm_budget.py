@@ -243,7 +243,7 @@ def test_assay_judge_refuses_an_unpriced_usd_budget_before_the_session_exists(tm
     config = load_config(overrides={"models.default": "openai/self-hosted-xyz", "budget.max_usd": 0.5})
     with pytest.raises(ConfigError, match="no known price"):
         run_judge(data, tmp_path / "out.jsonl", config=config, **run)
-    assert fake.requests == [] and not (tmp_path / "out.jsonl.session").exists()
+    assert fake.requests == [] and not (tmp_path / "home" / "sessions").exists()
     priced = load_config(overrides={"models.default": "openai/self-hosted-xyz", "budget.max_usd": 0.5,
                                     "llm.price_per_1k_input": 0.4, "llm.price_per_1k_output": 1.2})
     report = run_judge(data, tmp_path / "out.jsonl", config=priced, **run)

@@ -74,17 +74,18 @@ def test_assay_judge_output_and_db_hold_no_echoed_key(tmp_path: Path) -> None:
     data.write_text(json.dumps({"instruction": "Say hi", "output": "hi"}) + "\n")
     out = tmp_path / "out.jsonl"
     # The key is in no environment the writer knows: only its shape gives it away.
-    run_judge(data, out, config=load_config(), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path / "home")}),
-              session_dir=None, pairwise=False, limit=None,
-              transport=ScriptedTransport(default=FatalError(ECHO)))
+    report = run_judge(data, out, config=load_config(), runtime=fixed_runtime({"ASSAY_HOME": str(tmp_path / "home")}),
+                       session_dir=None, pairwise=False, limit=None,
+                       transport=ScriptedTransport(default=FatalError(ECHO)))
+    folder = Path(report["session"])
     written = out.read_text()
     assert '"error"' in written and REDACTED in written
     assert_clean(written)
-    conn = sqlite3.connect(tmp_path / "out.jsonl.session" / "session.db")
+    conn = sqlite3.connect(folder / "session.db")
     reasons = [r[0] for r in conn.execute("SELECT reason FROM decisions")]
     conn.close()
     assert reasons and all(REDACTED in r for r in reasons)
-    assert_clean(b"".join(p.read_bytes() for p in (tmp_path / "out.jsonl.session").glob("session.db*")).decode("utf-8", "replace"))
+    assert_clean(b"".join(p.read_bytes() for p in folder.glob("session.db*")).decode("utf-8", "replace"))
 
 
 async def test_models_check_shows_no_echoed_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

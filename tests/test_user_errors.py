@@ -149,7 +149,7 @@ def test_progress_draws_on_stderr() -> None:
 # 7. One formatter for numbers, None and dicts.
 
 def test_values_are_shown_rounded_with_a_dash_for_none_and_dicts_as_words() -> None:
-    from assay.cli.values import shown, shown_pairs
+    from assay.core.readable import shown, shown_pairs
 
     assert shown(2.979124124124123) == "2.98" and shown(0.0123456) == "0.0123" and shown(3.0) == "3"
     assert shown(None) == "–" and shown({"attempted": 20, "accepted": 1}) == "attempted 20, accepted 1"

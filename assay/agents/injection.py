@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import re
 
+from assay.agents.injection_gate import GatedPattern
 from assay.agents.injection_patterns import LATIN, SCRIPT
 from assay.agents.injection_views import latin_view, script_view, views
 
 MAX_HIT_CHARS = 80
-_LATIN = tuple(re.compile(p, re.MULTILINE) for p in LATIN)
-_SCRIPT = tuple(re.compile(p, re.MULTILINE) for p in SCRIPT)
+_LATIN = tuple(GatedPattern(p, re.MULTILINE) for p in LATIN)  # each skips a text holding none of its opening words
+_SCRIPT = tuple(GatedPattern(p, re.MULTILINE) for p in SCRIPT)
 _NON_LATIN = re.compile("[\u0400-\u04ff\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u1100-\u11ff\uac00-\ud7af]")
 # A decoded reading of ordinary text (rot13, reversed, leetspeak) is gibberish: it is searched only when it holds a
 # word that one of the Latin patterns needs, which saves five sixths of the time on long clean samples.
@@ -36,7 +37,7 @@ _TRIGGER = re.compile(r"ignor|disregard|forget|overrid|bypass|instruc|rubric|gui
                       r"vorgab|indica|orienta|bareme|punt|punkt|pontu|avalia|valut|nota|note|bewert|voto|merec|verdien")
 
 
-def _spans(text: str, detectors: tuple[re.Pattern[str], ...]) -> list[tuple[int, int]]:
+def _spans(text: str, detectors: tuple[GatedPattern, ...]) -> list[tuple[int, int]]:
     """The matches in `text`, overlapping ones merged."""
     found = sorted((m.start(), m.end()) for detector in detectors for m in detector.finditer(text))
     merged: list[list[int]] = []
@@ -69,7 +70,7 @@ def detect_injection(text: str) -> list[str]:
     text = text or ""
     hits: list[str] = []
     for script, latin, decoded in views(text):
-        searched = []
+        searched: list[tuple[str, tuple[GatedPattern, ...]]] = []
         if _NON_LATIN.search(script):
             searched.append((script, _SCRIPT))
         if not decoded or _TRIGGER.search(latin):
@@ -79,7 +80,7 @@ def detect_injection(text: str) -> list[str]:
     return hits
 
 
-def _add_hits(hits: list[str], view: str, detectors: tuple[re.Pattern[str], ...], text: str) -> None:
+def _add_hits(hits: list[str], view: str, detectors: tuple[GatedPattern, ...], text: str) -> None:
     for start, end in _spans(view, detectors):
         snippet = _as_written(view[start:end].strip(), text)[:MAX_HIT_CHARS]
         if snippet and snippet.casefold() not in (h.casefold() for h in hits):

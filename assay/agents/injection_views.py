@@ -41,6 +41,7 @@ _BASE64_SPAN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_SPAN = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}){12,}(?![0-9a-fA-F])")
 _SPACED = re.compile(r"(?<!\w)(?:\w[ .\-_*·]{1,2}){3,}\w(?!\w)")
 _ESCAPED = re.compile(r"%[0-9a-fA-F]{2}|&#x?[0-9a-fA-F]+;|&[a-z]+;|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}")
+_TAG_CHAR = re.compile("[\U000e0020-\U000e007e]")
 MAX_DECODED = 8  # base64 spans decoded per text: enough for any real sample, bounded for a hostile one
 
 
@@ -51,6 +52,8 @@ def script_view(text: str) -> str:
 
 def latin_view(script: str) -> str:
     """A script view with look-alike letters folded to Latin and accents stripped."""
+    if script.isascii():  # no look-alikes, nothing to decompose, no accents: most samples, and the slow part below
+        return script
     folded = unicodedata.normalize("NFKD", script.translate(_CONFUSABLES))
     return "".join(c for c in folded if not unicodedata.combining(c))
 
@@ -79,7 +82,7 @@ def decoded_texts(text: str) -> list[str]:
         decoded = _printable(bytes.fromhex(match))
         if decoded:
             found.append(decoded)
-    tags = "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
+    tags = "".join(chr(ord(c) - 0xE0000) for c in _TAG_CHAR.findall(text))  # a scan in C, not a loop per character
     if tags:  # "ASCII smuggling": text written in invisible tag characters
         found.append(tags)
     text = script_view(text)  # the other readings start from visible, plain letters

@@ -16,8 +16,9 @@ from assay import __version__
 from assay.cli import expand, ingest, judge, review, score, select, sessions, trace
 from assay.cli.models import models_app
 from assay.cli.recipe import recipe_app
-from assay.cli.options import (ApiBaseOpt, DecontamOpt, DedupOpt, DryRunOpt, ModelOpt, PriceOpt, RecipeOpt,
-                               check_benchmarks, dedup_methods, price_settings, recipe_config, run_options, runtime,
+from assay.cli.options import (ApiBaseOpt, DecontamOpt, DedupOpt, DryRunOpt, EngineOpt, FieldOpt, ModelOpt, PriceOpt,
+                               RayAddressOpt, RecipeOpt, check_benchmarks, check_llm_engine, dedup_methods,
+                               engine_settings, field_map, price_settings, recipe_config, run_options, runtime,
                                warn_embedded_judge)
 
 app = typer.Typer(
@@ -90,10 +91,13 @@ def run(
     select_method: Annotated[str, typer.Option("--select", help="Selector for the final size: mig, deita, kcenter, random, or an installed selector plugin.")] = "deita",
     no_tags: Annotated[bool, typer.Option("--no-tags", help="With --select mig: skip tagging the candidates' skills (an LLM call each); MIG then uses cluster labels.")] = False,
     decontam: DecontamOpt = None,
-    dedup: DedupOpt = "exact,minhash",
+    dedup: DedupOpt = None,
     api_base: ApiBaseOpt = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Keep going past invalid records.")] = False,
     dry_run: DryRunOpt = False,
+    fields: FieldOpt = None,
+    engine: EngineOpt = None,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Curate a pool until the targets are met: screen, judge, repair, expand, select, export."""
     from assay.cli.render import console, progress_bar, status
@@ -105,18 +109,22 @@ def run(
         "models.default": model, "dry_run": dry_run or None, "targets.size": target_size,
         "targets.min_mean_quality": min_quality, "targets.quality_floor": quality_floor,
         "budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds, **price_settings(price),
-        "llm.api_base": api_base, "tags.enabled": False if no_tags else None,
+        "llm.api_base": api_base, "tags.enabled": False if no_tags else None, **engine_settings(engine, ray_address),
     })
     from assay.llm.factory import check_prices
 
     check_prices(config)  # a USD budget on an unpriced model is refused before anything is created
     warn_embedded_judge(config)
-    options = run_options(inputs=[str(p.resolve()) for p in paths], skip_invalid=skip_invalid, review=review_mode,
-                          judge_sample=judge_sample, planner=planner, selection=select_method,
-                          decontam=[str(p.resolve()) for p in decontam or ()], dedup=list(dedup_methods(dedup)))
+    check_llm_engine(config, ray_address)  # stored in the recipe: `assay resume` sends its calls the same way
+    mapping = field_map(fields)
+    # The mapping is stored with the run's options: `assay resume` re-reads the inputs the same way.
+    options = run_options(inputs=[str(p.resolve()) for p in paths], fields=mapping.specs(), skip_invalid=skip_invalid,
+                          review=review_mode, judge_sample=judge_sample, planner=planner, selection=select_method,
+                          decontam=[str(p.resolve()) for p in decontam or ()], dedup=list(dedup_methods(dedup, config)))
     with status("reading and validating…"):
         # Every named file is checked before the session folder exists: a bad one leaves nothing behind.
-        read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
+        read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6),
+                           fields=mapping)
         check_benchmarks(decontam or ())
     if config.dry_run:
         from assay.pipeline.dry_run_cost import embedding_cost
@@ -140,6 +148,8 @@ def resume(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Switch the session to this litellm model.")] = None,
     api_base: ApiBaseOpt = None,
     no_tags: Annotated[bool, typer.Option("--no-tags", help="Stop tagging skills before MIG selection; MIG then uses cluster labels.")] = False,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="Switch where model calls are sent from: local or ray (default: as the session was run).")] = None,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Continue a stopped, killed or paused session from its last checkpoint; paid calls come from the cache.
 
@@ -151,7 +161,7 @@ def resume(
 
     overrides = {"budget.max_usd": budget_usd, "budget.max_calls": max_calls, "budget.max_rounds": max_rounds,
                  **price_settings(price), "models.default": model, "llm.api_base": api_base,
-                 "tags.enabled": False if no_tags else None}
+                 "tags.enabled": False if no_tags else None, **engine_settings(engine, ray_address)}
     with progress_bar() as progress:
         outcome = resume_run(session, runtime=runtime(), overrides=overrides, emit=RunDisplay(progress.console, progress))
     console.print(outcome_view(outcome))

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from assay.cli.options import (DecontamOpt, DedupOpt, DryRunOpt, ModelOpt, PriceOpt, RecipeOpt, dedup_methods, output_file,
-                               price_settings, recipe_config, runtime, warn_embedded_judge)
+from assay.cli.options import (DecontamOpt, DedupOpt, DryRunOpt, FieldOpt, ModelOpt, PriceOpt, RecipeOpt, dedup_methods,
+                               field_map, output_file, price_settings, recipe_config, runtime, warn_embedded_judge)
 
 DRY_RUN_NOTE = ("dry run: every answer is a placeholder and every score a random number, so about a quarter of the "
                 "candidates fall below --min-relevance even after their repair, and most of the rest below "
@@ -19,7 +19,7 @@ def expand(
     request: Annotated[str, typer.Argument(help='What to grow, in words: "200 hard multi-step SQL debugging questions".')],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the kept samples go (.jsonl, .json or .parquet), in the seeds' format.")],
     pool: Annotated[Optional[Path], typer.Option("--pool", help="Sample file to take the nearest seeds from (and to dedup against).")] = None,
-    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Existing session: seeds from its store; new samples are added to it.")] = None,
+    session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Existing session: seeds from its store; new samples are added to it (without it, calls are recorded in $ASSAY_HOME/sessions/expand-OUT-HASH, named on stderr).")] = None,
     n: Annotated[int, typer.Option("--n", min=1, help="Samples to keep.")] = 10,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds taken from the pool or session.")] = 4,
     depth: Annotated[int, typer.Option("--depth", min=0, help="Hops of reasoning/concrete/constraint rewrites (AIDE's K).")] = 2,
@@ -30,13 +30,14 @@ def expand(
     min_quality: Annotated[float, typer.Option("--min-quality", min=1, max=5, help="Judge score a sample needs (1-5).")] = 3.5,
     min_relevance: Annotated[int, typer.Option("--min-relevance", min=1, max=10, help="Relevance to the seed (1-10) below which a candidate is repaired once, then dropped.")] = 6,
     decontam: DecontamOpt = None,
-    dedup: DedupOpt = "exact,minhash,semantic",
+    dedup: DedupOpt = None,
     no_embed: Annotated[bool, typer.Option("--no-embed", help="No embeddings: seeds by shared words, no semantic dedup.")] = False,
     max_calls: Annotated[Optional[int], typer.Option("--max-calls", min=0, help="Stop after this many LLM calls (writing what passed).")] = None,
     model: ModelOpt = None,
     price: PriceOpt = None,
     dry_run: DryRunOpt = False,
     recipe: RecipeOpt = None,
+    fields: FieldOpt = None,
 ) -> None:
     """Grow new samples for a request (AIDE multi-hop synthesis), screen and judge them, write what passed."""
     from assay.agents.synthesizer import SynthOptions
@@ -53,12 +54,13 @@ def expand(
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--ops/--depth/--breadth") from None
     options = ExpandOptions(n=n, synth=synth, min_quality=min_quality, personas=tuple(persona or ()), rubric=config.judge.rubric)
-    methods = dedup_methods(dedup)
+    methods = dedup_methods(dedup, config, default=("exact", "minhash", "semantic"))
+    mapping = field_map(fields)
     output_file(out)
     warn_embedded_judge(config)
     summary = run_expand(request, out, config=config, runtime=runtime(), pool=pool, session_dir=session, options=options,
                          n_seeds=seeds, decontam=tuple(decontam or ()), dedup=methods, embed=not no_embed,
-                         expand=run_expansion, status=status)
+                         expand=run_expansion, status=status, fields=mapping)
     console.print(expand_view(summary))
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from assay.cli.options import RecipeOpt, SessionDir, recipe_config, runtime
+from assay.cli.options import FieldOpt, RecipeOpt, SessionDir, field_map, recipe_config, runtime
 
 if TYPE_CHECKING:
     from assay.pipeline.intake.session import IngestOutcome
@@ -20,15 +20,18 @@ def ingest(
     max_record_mb: Annotated[Optional[float], typer.Option("--max-record-mb", help="Largest record accepted (default 16).")] = None,
     chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="Use a Chroma server instead of the embedded store.")] = None,
     recipe: RecipeOpt = None,
+    fields: FieldOpt = None,
 ) -> None:
     """Read sample files into a session: validate, embed and store. Re-ingesting adds nothing."""
     from assay.cli.render import console, progress_from_first_task
     from assay.pipeline.intake.ingest import read_inputs
     from assay.pipeline.intake.session import ingest_into
 
+    mapping = field_map(fields)
     config = recipe_config(recipe, **{"store.max_record_mb": max_record_mb, "store.chroma_url": chroma_url})
     with console.status("reading and validating…"):
-        read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
+        read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6),
+                           fields=mapping)
     with progress_from_first_task() as progress:
         outcome = ingest_into(session, read, runtime=runtime(), config=config, progress=progress)
     console.print(ingest_table(outcome))

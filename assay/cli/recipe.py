@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from assay.cli.options import ModelOpt, RecipeOpt, recipe_config
+from assay.cli.options import ModelOpt, RecipeOpt, recipe_config, runtime
 
 recipe_app = typer.Typer(help="Show the effective recipe, or write a commented starter recipe.", no_args_is_help=True)
 
@@ -22,15 +22,32 @@ def recipe_show(
     recipe: RecipeOpt = None,
     model: ModelOpt = None,
     settings: SetOpt = None,
+    session: Annotated[Optional[Path], typer.Option(
+        "--session", "-s", help="Print the recipe this session runs with (stored in it; `assay resume` flags change it).")] = None,
 ) -> None:
     """Print the effective recipe as TOML: every setting, the defaults < --recipe < ASSAY_* environment < flags.
 
     The output is itself a recipe: `assay recipe show > r.toml` then `--recipe r.toml` reproduces it.
+    With --session, the recipe stored in that session instead.
     """
     from assay.core.recipe_toml import recipe_toml
 
-    config = recipe_config(recipe, **{"models.default": model, **parse_settings(settings or [])})
+    if session is not None:
+        config = _session_recipe(session, given=recipe is not None or model is not None or bool(settings))
+    else:
+        config = recipe_config(recipe, **{"models.default": model, **parse_settings(settings or [])})
     typer.echo(recipe_toml(config), nl=False)
+
+
+def _session_recipe(directory: Path, *, given: bool) -> Any:
+    """The session's stored recipe; other settings alongside are refused, as they would not be what it runs with."""
+    from assay.core.errors import AssayError
+    from assay.session.session import session_recipe
+
+    if given:
+        raise AssayError("--session prints the recipe stored in the session: it takes no --recipe, --model or --set "
+                         f"(to change it, pass those settings' flags to `assay resume {directory}`)")
+    return session_recipe(directory, runtime())
 
 
 @recipe_app.command("init")

@@ -75,7 +75,12 @@ def resume_run(directory: Path, *, runtime: Runtime, overrides: dict[str, Any], 
     except ValidationError as err:  # e.g. the selector plugin it was started with is no longer installed
         first = err.errors()[0]
         raise AssayError(f"{directory}: cannot resume: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    from assay.cli.options import check_llm_engine, warn_embedded_judge
+
+    check_llm_engine(config, overrides.get("llm.ray_address"))  # the session's engine, after --engine
     session = Session.open(directory, runtime, config, create=False, set_recipe=True)
+    # Once the session is ours: a resume refused (another writer holds it) says only why.
+    warn_embedded_judge(config)  # the session's model, after --model: as `run`, `judge` and `expand` say it
     return _run(session, options, emit, resume=True)
 
 

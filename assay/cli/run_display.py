@@ -12,7 +12,7 @@ from rich.text import Text
 
 from assay.core.safe_text import visible_all
 from assay.cli.text import cells, plain
-from assay.cli.values import shown, shown_pairs
+from assay.core.readable import shown, shown_pairs
 
 SHOWN_METRICS = ("active", "qualifying", "export_mean_quality", "export_min_quality", "cluster_coverage",
                  "topic_coverage")
@@ -83,11 +83,12 @@ def outcome_view(outcome: Any) -> Group:
         lines.append(Text.assemble((visible_all(f"stopped: {state.stop_reason}"), "bold"),
                                    visible_all(f" — {state.stop_message}")))
         table = Table(title="targets", show_header=True)
-        for column in ("target", "wanted", "achieved", "met"):
+        for column in ("target", "wanted", "achieved", "met", "detail"):
             table.add_column(column)
         for t in state.targets:
+            # After export, size is what was written; the detail says how many qualified for it.
             table.add_row(*cells(t.name, shown(t.target), shown(t.achieved)),
-                          Text("yes", "green") if t.met else Text("no", "red"))
+                          Text("yes", "green") if t.met else Text("no", "red"), *cells(t.detail or ""))
         if state.targets:
             lines.append(table)
         else:

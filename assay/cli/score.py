@@ -7,7 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from assay.cli.options import DecontamOpt, DedupOpt, RecipeOpt, dedup_methods, output_file, recipe_config, runtime
+from assay.cli.options import (DecontamOpt, DedupOpt, FieldOpt, RecipeOpt, dedup_methods, field_map, output_file, recipe_config,
+                               runtime)
 
 
 def score(
@@ -16,25 +17,74 @@ def score(
     ifd: Annotated[bool, typer.Option("--ifd", help="Also score instruction-following difficulty with a small causal LM (slow on CPU).")] = False,
     ifd_model: Annotated[Optional[str], typer.Option("--ifd-model", help="Hugging Face causal LM path for IFD (default: the embedded SmolLM2).")] = None,
     decontam: DecontamOpt = None,
-    dedup: DedupOpt = "exact,minhash",
+    dedup: DedupOpt = None,
     no_embed: Annotated[bool, typer.Option("--no-embed", help="Skip embeddings (and so clusters, novelty, semantic dedup, paraphrase decontamination).")] = False,
     clusters: Annotated[Optional[int], typer.Option("--clusters", help="Number of k-means clusters (default: about sqrt(N/2)).")] = None,
     session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Also record the results in this session (created if new).")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Keep going past invalid records.")] = False,
+    report_page: Annotated[Optional[Path], typer.Option("--report", help="Also write an analysis page (.html): counts by reason, a histogram per score with the recipe's thresholds, clusters, example drops. Self-contained, opens offline.")] = None,
     recipe: RecipeOpt = None,
+    fields: FieldOpt = None,
+    engine: Annotated[str, typer.Option("--engine", help="Where the streaming engine (used with --no-embed and no --session) runs its batches: local (worker processes) or ray.")] = "local",
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local worker processes for the streaming engine (default: one per CPU core).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Records per batch in the streaming engine: memory and resume granularity.")] = 5000,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --engine ray: the Ray cluster to run on, 'auto' (the one `ray start` runs on this machine) or its head's HOST:PORT. Default: a Ray started for this command, on this machine's CPUs (--workers of them).")] = None,
 ) -> None:
     """Screen samples with the LLM-free tools: heuristics, dedup, decontamination, IFD, clusters."""
-    from assay.cli.render import console, progress_from_first_task
-    from assay.pipeline.screen.files import run_score
+    from assay.cli.rate_progress import rate_progress
+    from assay.cli.render import console
+    from assay.pipeline.engine.score import score_file, streams
 
     output_file(out)
-    methods = dedup_methods(dedup)
+    if report_page is not None:
+        html_page(report_page)
+    mapping = field_map(fields)
     config = recipe_config(recipe)
-    with progress_from_first_task() as progress:
-        report = run_score(path, out, config=config, runtime=runtime(), session_dir=session, skip_invalid=skip_invalid,
-                           methods=methods, decontam=tuple(decontam or ()), ifd=ifd, ifd_model=ifd_model,
-                           embed=not no_embed, clusters=clusters, progress=progress)
+    methods = dedup_methods(dedup, config)
+    executor = engine_executor(engine, workers, ray_address, streaming=streams(embed=not no_embed, session_dir=session))
+    with rate_progress() as progress:
+        report = score_file(path, out, config=config, runtime=runtime(), session_dir=session, skip_invalid=skip_invalid,
+                            methods=methods, decontam=tuple(decontam or ()), ifd=ifd, ifd_model=ifd_model,
+                            embed=not no_embed, clusters=clusters, progress=progress, fields=mapping,
+                            workers=workers, batch_size=batch_size, executor=executor)
     console.print(score_view(report))
+    if report_page is not None:
+        from assay.report.analyzer import write_analysis
+
+        written = write_analysis(out, report_page, config.screen, summary=dict(report),
+                                 max_record_bytes=int(config.store.max_record_mb * 1e6))
+        from assay.cli.text import plain
+
+        console.print(plain(f"analysis page: {written} (open it in a browser; it needs no network)"))
+
+
+def engine_executor(engine: str, workers: int | None, ray_address: str | None = None, *, streaming: bool = True) -> Any:
+    """The executor `--engine` names: None for local (score_file starts `workers` processes when it streams)."""
+    from assay.core.errors import AssayError
+
+    if engine == "local":
+        if ray_address is not None:
+            raise AssayError("--ray-address names the cluster of --engine ray: add --engine ray")
+        return None
+    if engine == "ray":
+        if not streaming:  # said before Ray starts (seconds), not after
+            raise AssayError("--engine ray runs the streaming engine: score with --no-embed and without --session")
+        if ray_address is not None and workers is not None:
+            raise AssayError("--workers sizes a Ray started for the command; with --ray-address the cluster's own "
+                             "CPUs run the batches: drop one of the two")
+        from assay.pipeline.engine.ray_executor import RayExecutor
+
+        return RayExecutor(address=ray_address, num_cpus=workers)
+    raise AssayError(f"--engine {engine!r}: choose local or ray")
+
+
+def html_page(page: Path) -> Path:
+    """`--report`'s path if it names an .html file (so it never is the scored output), else one line saying so."""
+    from assay.core.errors import AssayError
+
+    if page.suffix.lower() not in (".html", ".htm"):
+        raise AssayError(f"--report: {page} is not an .html file; the analysis page is HTML (e.g. --report scored.html)")
+    return page
 
 
 def score_view(report: dict[str, Any]) -> Any:

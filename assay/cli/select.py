@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from assay.cli.options import RecipeOpt, output_file, recipe_config, runtime
+from assay.cli.options import FieldOpt, RecipeOpt, field_map, output_file, recipe_config, runtime
 
 
 def select(
@@ -23,6 +23,7 @@ def select(
     label_threshold: Annotated[float, typer.Option("--label-threshold", help="MIG: cosine at which two tags are linked.")] = 0.9,
     session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Read sample embeddings from this session's store.")] = None,
     recipe: RecipeOpt = None,
+    fields: FieldOpt = None,
 ) -> None:
     """Select the best N samples: MIG, DEITA, k-center greedy or random, under a floor and quotas."""
     from assay.cli.render import console, progress_bar, progress_tasks
@@ -33,6 +34,7 @@ def select(
     quotas = parse_quotas(quota or [])
     options = SelectOptions(n=n, method=method, score=score_name, min_score=min_score, max_per_cluster=quotas.get("cluster"),
                             max_per_tag=quotas.get("tag"), seed=seed, deita_threshold=deita_threshold, label_threshold=label_threshold,
+                            fields=field_map(fields),
                             plugins=(config := recipe_config(recipe)).plugins)  # a selector plugin's [plugins.settings.NAME]
     context = runtime()
     reader = session_vector_reader(session, context) if session else None

@@ -25,7 +25,9 @@ def sessions_table(entries: list[SessionEntry]) -> Any:
 
     table = Table(title="sessions")
     for column in ("folder", "created", "samples", "LLM calls", "cost (USD)"):
-        table.add_column(column, justify="left" if column in ("folder", "created") else "right")
+        # The folder folds onto more lines, never cut with "…": it is what `assay trace` and `resume` take.
+        table.add_column(column, justify="left" if column in ("folder", "created") else "right",
+                         overflow="fold" if column == "folder" else "ellipsis")
     for entry in entries:
         table.add_row(*cells(entry.folder, entry.created or "-", entry.samples, entry.calls, f"{entry.cost_usd:.4f}"))
     return table

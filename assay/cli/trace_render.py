@@ -13,7 +13,7 @@ from rich.tree import Tree
 
 from assay.core.safe_text import visible_all
 from assay.cli.text import cells
-from assay.cli.values import shown, shown_pairs
+from assay.core.readable import shown, shown_pairs
 
 SNIPPET = 400
 

@@ -74,6 +74,14 @@ class LLMSettings(_Section):
     # cannot price (self-hosted, new), and overrides litellm's price when given.
     price_per_1k_input: float | None = Field(None, ge=0)
     price_per_1k_output: float | None = Field(None, ge=0)
+    # Where the calls are sent from. The cache, the budget and the trace stay in this process
+    # either way, so a session's results do not depend on it.
+    engine: Literal["local", "ray"] = Field("local", description="local: calls go out from this process; ray: "
+                                                                 "from async Ray actors (`--engine ray`)")
+    ray_address: str | None = Field(None, description='with engine = "ray": "auto" or HOST:PORT of a running Ray '
+                                                      'cluster; unset: a local Ray started for the command')
+    ray_actors: int = Field(2, ge=1, le=1024, description='with engine = "ray": actors that send the calls; '
+                                                          "llm.concurrency is shared among them")
 
 
 class StoreSettings(_Section):

@@ -28,10 +28,20 @@ class InputError(AssayError):
         self.unit = unit
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its parts when it crosses a process boundary (a worker's error reaches the
+        # CLI as itself); the default would call __init__ with the message alone and fail.
+        return (_input_error, (self.path, self.line, self.message, self.field, self.unit))
+
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.unit} {self.line}"
         what = f"field '{self.field}': {self.message}" if self.field else self.message
         return f"{where}: {what}"
+
+
+def _input_error(path: str, line: int | None, message: str, field: str | None, unit: str) -> InputError:
+    """An InputError from its parts (unpickling)."""
+    return InputError(path, line, message, field=field, unit=unit)
 
 
 class ConfigError(AssayError):

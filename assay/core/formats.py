@@ -45,7 +45,8 @@ def detect_format(record: Any) -> FormatName:
     raise FieldProblem(
         "(record)",
         "unknown record shape: expected 'instruction'/'output' (Alpaca), 'conversations' "
-        f"(ShareGPT) or 'messages' (OpenAI); found keys: {keys}",
+        f"(ShareGPT) or 'messages' (OpenAI); found keys: {keys}; to read other names, map them with --field, "
+        "e.g. --field instruction=question --field output=answer",
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from assay.core import json_values
 from assay.core.errors import AssayError, InputError
+from assay.core.field_map import NO_MAPPING, FieldMap, MappingProblem
 from assay.core.formats import FieldProblem, detect_format, record_to_sample
 from assay.core.json_values import ValueProblem
 from assay.core.raw_input import GZIP_MAGIC, Invalid, open_bytes, too_big  # Invalid: re-exported for callers
@@ -93,24 +94,48 @@ def container_of(path: Path) -> Container:
     return "json" if head.startswith(b"[") else "jsonl"
 
 
-def raw_records(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+def raw_records(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, fields: FieldMap = NO_MAPPING
                 ) -> tuple[str, Iterator[tuple[int, Any, str] | Invalid]]:
     """The JSON records of a file (JSONL, JSON array, CSV or TSV, any of them gzip-compressed, or Parquet).
 
     Returns the unit errors are located by ("line" or "row") and, per record, its
-    (line or row, parsed record, raw text) or an `Invalid`. Problems with the file as a
+    (line or row, parsed record, raw text) or an `Invalid`. `fields` (`--field`) renames each
+    record's mapped keys to the canonical ones; a CSV/TSV header lacking a mapped column is an
+    error for the file, a record lacking a mapped key an `Invalid`. Problems with the file as a
     whole raise InputError.
     """
     path = Path(path)
     container = container_of(path)
-    reader = {"json": json_array, "jsonl": _jsonl, "parquet": _parquet, "csv": delimited}[container]
-    return ("row" if container == "parquet" else "line"), _gzip_errors_located(path, reader(path, max_record_bytes))
+    unit = "row" if container == "parquet" else "line"
+    if container == "csv":
+        items = delimited(path, max_record_bytes, fields)
+    else:
+        items = {"json": json_array, "jsonl": _jsonl, "parquet": _parquet}[container](path, max_record_bytes)
+    items = _gzip_errors_located(path, items)
+    return unit, _mapped(path, items, fields, unit, container) if fields else items
+
+
+def _mapped(path: Path, items: Iterator[tuple[int, Any, str] | Invalid], fields: FieldMap, unit: str,
+            container: Container) -> Iterator[tuple[int, Any, str] | Invalid]:
+    """Each record with `fields` applied; one lacking a mapped key comes back as an Invalid naming it."""
+    for index, item in enumerate(items):
+        if isinstance(item, Invalid):
+            yield item
+            continue
+        line, record, raw = item
+        try:
+            yield line, fields.apply(record), raw
+        except MappingProblem as problem:
+            at = f" (record [{index}] of the array)" if container == "json" else ""
+            yield Invalid(InputError(path, line, f"{problem}{at}", field=problem.field, unit=unit), raw)
 
 
 def read_samples(
-    path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, fields: FieldMap = NO_MAPPING
 ) -> tuple[FileShape | None, Iterator[Read | Invalid]]:
     """Open a sample file; returns its shape (None if it has no valid record yet) and the records.
+
+    `fields` maps the file's column or key names onto the canonical ones (`--field`).
 
     Raises InputError for problems with the file as a whole (missing, empty, not a JSON
     array where one was started); per-record problems come back as `Invalid`.
@@ -120,7 +145,7 @@ def read_samples(
     if path.stat().st_size == 0:
         raise InputError(path, None, "file is empty: no records")
     container = container_of(path)
-    unit, records_in_file = raw_records(path, max_record_bytes=max_record_bytes)
+    unit, records_in_file = raw_records(path, max_record_bytes=max_record_bytes, fields=fields)
     numbered = enumerate(records_in_file)
     first = next(numbered, None)
     if first is None:

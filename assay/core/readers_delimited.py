@@ -2,7 +2,8 @@
 
 A record's keys are the header's column names, so a file with `instruction`, `input` and
 `output` columns reads as Alpaca (any format whose fields are plain strings works the same
-way). Every cell is text, as the file holds it.
+way); other names are mapped with `--field` (assay.core.field_map), checked here against the
+header. Every cell is text, as the file holds it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.core.errors import InputError
+from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.core.raw_input import Invalid, open_bytes, too_big
 
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
@@ -25,8 +27,12 @@ def delimiter_of(path: Path) -> str | None:
     return next((d for suffix, d in DELIMITERS.items() if name.endswith(suffix)), None)
 
 
-def delimited(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid]:
-    """The records of a CSV or TSV file: (line, {column: cell}, raw row) or an Invalid, located by line."""
+def delimited(path: Path, limit: int, fields: FieldMap = NO_MAPPING) -> Iterator[tuple[int, Any, str] | Invalid]:
+    """The records of a CSV or TSV file: (line, {column: cell}, raw row) or an Invalid, located by line.
+
+    Every column `fields` maps must be in the header: a missing one is an error at line 1, not
+    one per row.
+    """
     delimiter = delimiter_of(path) or ","
     with open_bytes(path) as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
@@ -38,6 +44,7 @@ def delimited(path: Path, limit: int) -> Iterator[tuple[int, Any, str] | Invalid
         if not header or not any(cell.strip() for cell in header):
             raise InputError(path, 1, "no header row: the first row must name the columns (e.g. instruction, input, output)")
         columns = [cell.strip() for cell in header]
+        fields.check_columns(path, columns)
         line = rows.line_num
         while True:
             start = line + 1

@@ -1,8 +1,8 @@
 """The recipe's `[screen]` section: every LLM-free filter's switch and thresholds.
 
 `[screen.heuristics.<filter>]` holds one heuristic filter's `enabled` switch and its
-thresholds; `[screen.minhash]`, `[screen.semantic]` and `[screen.decontam]` hold the near-
-duplicate, semantic-duplicate and contamination thresholds. The defaults are the tools' own
+thresholds; `[screen.dedup]` the dedup methods; `[screen.minhash]`, `[screen.semantic]` and
+`[screen.decontam]` hold the near-duplicate, semantic-duplicate and contamination thresholds. The defaults are the tools' own
 (tests/test_recipe.py checks that the default recipe builds the very same tool settings).
 Core imports nothing of assay, so these are plain settings: assay/pipeline/screen/scoring.py
 maps them onto the tools' config objects.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -91,12 +91,33 @@ class HeuristicSettings(_Section):
         return [name for name in type(self).model_fields if getattr(self, name).enabled]
 
 
+DedupMethod = Literal["exact", "minhash", "semantic"]
+
+
+class DedupSettings(_Section):
+    """Which duplicate finders run (`--dedup` overrides); the first to pair two samples describes the drop."""
+
+    methods: list[DedupMethod] | None = Field(None, description="any of exact, minhash, semantic, in order; [] for "
+                                                               "no dedup. Unset: the command's own (exact, minhash; "
+                                                               "`assay expand`: exact, minhash, semantic)")
+
+    @field_validator("methods")
+    @classmethod
+    def _each_once(cls, methods: list[str] | None) -> list[str] | None:
+        if methods is not None and len(set(methods)) < len(methods):
+            raise ValueError(f"methods = {methods} names a method twice")
+        return methods
+
+
 class MinHashSettings(_Section):
     """Near duplicates (`--dedup minhash`): Jaccard similarity of character shingles, found by MinHash-LSH."""
 
     threshold: float = Field(0.8, gt=0, le=1, description="shingle Jaccard at which two samples are duplicates")
     shingle_size: int = Field(3, ge=1, description="characters per shingle")
     permutations: int = Field(128, ge=16, description="MinHash permutations (more: finer estimates, slower)")
+    bands: int | None = Field(None, ge=2, description="LSH bands (2 or more), each of permutations / bands rows; "
+                                                      "must divide permutations (more bands: more candidates, "
+                                                      "higher recall, slower). Unset: chosen from the threshold")
     edited_copies: bool = Field(True, description="also drop edited copies under the threshold (the three keys below)")
     edited_floor: float = Field(0.6, gt=0, le=1, description="an edited copy has at least this Jaccard ...")
     edited_ratio: float = Field(0.85, gt=0, le=1, description="... and this share of both texts' words in order ...")
@@ -109,6 +130,15 @@ class MinHashSettings(_Section):
     response_threshold: float = Field(0.8, gt=0, le=1, description="... with responses this alike")
     context_words: int = Field(25, ge=1, description="word runs this long that both prompts share are context, "
                                                      "set aside")
+
+    @model_validator(mode="after")
+    def _bands_divide_permutations(self) -> MinHashSettings:
+        # LSH splits the signature into `bands` bands of equal rows; a remainder would be
+        # permutations computed and never compared, so it is refused rather than dropped.
+        if self.bands is not None and self.permutations % self.bands:
+            raise ValueError(f"bands = {self.bands} must divide permutations = {self.permutations} "
+                             "(each band holds permutations / bands rows)")
+        return self
 
 
 class SemanticSettings(_Section):
@@ -142,9 +172,10 @@ class DecontamSettings(_Section):
 
 
 class ScreenSettings(_Section):
-    """The LLM-free screen: heuristic filters, dedup and decontamination (methods: --dedup, --decontam)."""
+    """The LLM-free screen: heuristic filters, dedup and decontamination (--decontam names the benchmarks)."""
 
     heuristics: HeuristicSettings = Field(default_factory=HeuristicSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
     minhash: MinHashSettings = Field(default_factory=MinHashSettings)
     semantic: SemanticSettings = Field(default_factory=SemanticSettings)
     decontam: DecontamSettings = Field(default_factory=DecontamSettings)

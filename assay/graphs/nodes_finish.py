@@ -17,12 +17,16 @@ async def select(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
     Unless the budget stopped the loop, samples whose judging failed get a last try first, and
     a MIG selection tags its candidates with their skills.
     """
+    from assay.pipeline.plan.measure import measure_run
     from assay.pipeline.select.final import select_final
 
     spent = await select_final(runtime.context, state.round, budget_left=state.stop_reason != "budget_spent")
+    # From here on the targets say what the export holds (40 exported, 124 qualified), not the
+    # rounds' projection: the review gate, the summary and the report all show these.
+    final = {"targets": measure_run(runtime.context, exported=True).targets}
     # The loop's own stop (targets met, rounds used up) stays the session's reason; the budget
     # that ran out in the final judging or tagging is in the trace and the selection's notes.
-    return {"stop_reason": "budget_spent", "stop_message": spent} if spent and state.stop_reason is None else {}
+    return {**final, "stop_reason": "budget_spent", "stop_message": spent} if spent and state.stop_reason is None else final
 
 
 async def export_gate(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:

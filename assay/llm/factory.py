@@ -26,12 +26,45 @@ def model_name(config: Config, role: AgentRole | None = None) -> str:
 
 
 def build_transport(config: Config) -> Transport:
-    """The dry-run model, or litellm (which also serves the embedded local model)."""
+    """The dry-run model, or litellm (which also serves the embedded local model), called from this
+    process or, with `[llm] engine = "ray"`, from Ray actors (the dry-run and embedded models stay here)."""
     if config.dry_run or config.models.default == DRY_RUN_MODEL:
         from assay.llm.dry_run import DryRunTransport
 
         return DryRunTransport()
+    if config.llm.engine == "ray":
+        from assay.llm.ray_transport import RayTransport, TransportSettings
+
+        actors = config.llm.ray_actors
+        return RayTransport(TransportSettings(config.llm.api_base, config.llm.structured_output), actors=actors,
+                            max_concurrency=-(-config.llm.concurrency // actors), address=config.llm.ray_address)
     return LiteLLMTransport(api_base=config.llm.api_base, structured_output=config.llm.structured_output)
+
+
+def check_engine(config: Config) -> None:
+    """With `engine = "ray"`: Ray is installed and this process joins the cluster (or starts a local Ray) now,
+    before any work, so a missing extra or a wrong address is one line (ConfigError) and nothing is left behind."""
+    if config.llm.engine != "ray" or config.dry_run or config.models.default == DRY_RUN_MODEL:
+        return
+    from assay.llm.ray_transport import connect, import_ray
+
+    ray = import_ray()
+    if not ray.is_initialized():
+        connect(ray, config.llm.ray_address)
+
+
+def stays_local(config: Config) -> str | None:
+    """Why `engine = "ray"` sends some or all of this config's calls from this process anyway, or None."""
+    if config.llm.engine != "ray":
+        return None
+    if config.dry_run or config.models.default == DRY_RUN_MODEL:
+        return "the dry-run model answers in this process, not on Ray actors"
+    from assay.llm.local_model import LOCAL_MODEL_NAME
+
+    local = sorted({role for role in get_args(AgentRole) if model_name(config, role) == LOCAL_MODEL_NAME})
+    if local:
+        return f"the embedded local model ({', '.join(local)}) runs in this process, not on Ray actors"
+    return None
 
 
 def user_price(config: Config) -> Price | None:

@@ -25,6 +25,7 @@ class RunOptions(BaseModel):
     """How `assay run` curates; stored in the session so `assay resume` continues the same way."""
 
     inputs: list[str] = Field(default_factory=list)
+    fields: list[str] = Field(default_factory=list, description="--field mappings, NAME=COLUMN, the inputs are read with")
     skip_invalid: bool = False
     dedup: list[str] = Field(default_factory=lambda: ["exact", "minhash"])
     decontam: list[str] = Field(default_factory=list)

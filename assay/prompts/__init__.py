@@ -63,12 +63,18 @@ class PromptTemplate:
         if parts[0].strip():
             raise ValueError(f"prompt {self.name}: text before the first [[role]] line")
         messages = [
-            {"role": role, "content": _ENV.from_string(section).render(**variables).strip()}
+            {"role": role, "content": compiled(section).render(**variables).strip()}
             for role, section in zip(parts[1::2], parts[2::2], strict=True)
         ]
         if not messages:
             raise ValueError(f"prompt {self.name}: no [[system]]/[[user]] sections")
         return messages
+
+
+@cache
+def compiled(section: str) -> jinja2.Template:
+    """A template section, compiled once: compiling it again for every call cost more than the call's HTTP."""
+    return _ENV.from_string(section)
 
 
 @cache

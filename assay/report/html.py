@@ -136,7 +136,8 @@ def _map(data: ReportData) -> dict[str, Any] | None:
     chart = scatter(found.xy, found.statuses, STATUS_COLOURS, hover=found.hover, legend=legend,
                     title="stored embeddings, first two principal components",
                     draw_order=("dropped", "active", "selected"))
-    return {"chart": chart, "note": note, "explained": found.explained}
+    return {"chart": chart, "note": note, "explained": found.explained, "caveat": found.explained_note(),
+            "explains_little": found.explains_little}
 
 
 def _cost_rows(rows: list[CostRow]) -> list[list[str]]:

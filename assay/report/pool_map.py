@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 
 MAP_LIMIT = 3000
+# Below this share of the variance on the two axes, the page says so in a box, not in grey text:
+# on 384-d sentence embeddings PCA's first two axes often explain under a tenth.
+EXPLAINS_LITTLE = 0.25
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,23 @@ class PoolMap:
     hover: list[str]
     total: int
     explained: tuple[float, float]
+
+    @property
+    def explains_little(self) -> bool:
+        """Whether the two axes together hold under EXPLAINS_LITTLE of the variance."""
+        return sum(self.explained) < EXPLAINS_LITTLE
+
+    def explained_note(self) -> str:
+        """How much of the variance the map shows, in words, and what that means for reading it.
+
+        A projection only shrinks distances: points far apart on the map differ, but with little
+        variance on its axes, points close together need not be alike."""
+        first, second = self.explained
+        text = f"PCA: the two axes explain {first:.0%} + {second:.0%} of the variance"
+        if not self.explains_little:
+            return text + "."
+        return (text + f", {first + second:.0%} together: most of how the samples differ is not on this map. "
+                "Points far apart here differ; points close together need not be alike.")
 
 
 def pool_map_of(session: Any, rows: list[Any], quality: dict[str, float]) -> tuple[PoolMap | None, str]:

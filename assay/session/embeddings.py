@@ -3,6 +3,10 @@
 With a cache (`embedding_cache.py`), texts embedded before by the same model, in any command,
 are read back instead: only the rest are encoded, and the model is not even loaded when
 nothing is left to encode. Build embedders with `embedder_for` so every command shares it.
+
+A local Transformer + Pooling [+ Normalize] folder (the bundled model is one) runs on
+`encoder_fast.FastEncoder`: parallel tokenization, length buckets, fp16 on CUDA; any other
+model (a hub name, another module chain) runs on sentence-transformers.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 
 from assay.core.hf import prepare_hf
 from assay.session.embedding_cache import EmbeddingCache, model_identity, open_cache, text_key
+from assay.session.encoder_fast import FastEncoder
 
 if TYPE_CHECKING:
     from assay.core.config import StoreSettings
@@ -68,18 +73,30 @@ class Embedder:
         return len(keys) - (self.cache.count(self.identity, keys) if self.cache is not None else 0)
 
     def _load(self) -> Any:
+        """The model: a FastEncoder for a local Transformer + Pooling [+ Normalize] folder, else
+        sentence-transformers (a hub name, or any other module chain)."""
         with self._lock:
             if self._model is None:
-                prepare_hf()
-                from sentence_transformers import SentenceTransformer
+                if FastEncoder.supports(self.model_name):
+                    self._model = FastEncoder(self.model_name, device=self.device, batch_size=self.batch_size)
+                else:
+                    prepare_hf()
+                    from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(self.model_name, device=self.device)
+                    self._model = SentenceTransformer(self.model_name, device=self.device)
         return self._model
+
+    def close(self) -> None:
+        """Stop the model's helper processes (the fast encoder's tokenizers on CUDA), if any."""
+        if isinstance(self._model, FastEncoder):
+            self._model.close()
 
     @property
     def dimension(self) -> int:
         """Length of each vector."""
         model = self._load()
+        if isinstance(model, FastEncoder):
+            return model.dimension
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
@@ -115,6 +132,8 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self.encoded += len(texts)
+        if isinstance(model, FastEncoder):  # sorts, buckets and reports progress itself
+            return model.encode(texts, normalize=True, on_chunk=on_batch)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         chunk = self.batch_size * 8

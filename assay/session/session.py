@@ -159,6 +159,9 @@ class Session:
     def close(self) -> None:
         """Close the DB connection and, for a writer, give back the session's lock."""
         self.conn.close()
+        store = self.__dict__.get("store")  # only if it was ever opened: closing must not load a model
+        if store is not None:
+            store.close()
         if self._locked:
             from assay.session import lock as session_lock
 
@@ -166,10 +169,41 @@ class Session:
             session_lock.release(Path(self.dir))
 
 
-def session_for_output(out: Path, session_dir: Path | None, runtime: Runtime, config: Config) -> Session:
-    """The session an LLM command records into: the one named, else `OUT.session/` beside the output.
+def session_recipe(directory: str | Path, runtime: Runtime) -> Config:
+    """The recipe a session runs with (stored when it was made, changed only by `assay resume`)."""
+    session = Session.open_read_only(directory, runtime)
+    try:
+        return session.config
+    finally:
+        session.close()
 
-    LLM work always has a session, so every call is traced and cached and a rerun pays nothing twice.
+
+def session_for_output(out: Path, session_dir: Path | None, runtime: Runtime, config: Config, *,
+                       command: str) -> Session:
+    """The session an LLM command records into: the one named, else one of its own under `$ASSAY_HOME/sessions/`.
+
+    LLM work always has a session, so every call is traced and cached and a rerun pays nothing
+    twice. Unasked, it no longer lands beside the output (a `*.session/` folder the user never
+    wanted): it goes under the assay home, named after the command and the output, so the same
+    command writing the same file reopens it, and one line on stderr says where it is.
     """
-    directory = session_dir or out.with_name(out.name + ".session")
-    return Session.open(directory, runtime, config, create=True)
+    legacy = out.with_name(out.name + ".session")  # where sessions went before: reuse it, so a rerun still pays nothing twice
+    directory = session_dir or (legacy if (legacy / DB_NAME).exists() else default_session_dir(out, runtime, command))
+    session = Session.open(directory, runtime, config, create=True)
+    if session_dir is None:
+        runtime.note(f"session: {session.dir} (`assay trace {session.dir}` shows every call; --session DIR puts it elsewhere)")
+    return session
+
+
+def default_session_dir(out: Path, runtime: Runtime, command: str) -> Path:
+    """`$ASSAY_HOME/sessions/COMMAND-OUTNAME-HASH`: the hash of the output's full path keeps two
+    `out.jsonl` in different folders apart, and the same output always maps to the same session."""
+    import hashlib
+    import re
+
+    from assay.session.registry import registry_path
+
+    target = Path(out).expanduser().resolve()
+    digest = hashlib.sha256(str(target).encode("utf-8")).hexdigest()[:8]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", target.name)[:60] or "out"
+    return registry_path(runtime).parent / "sessions" / f"{command}-{name}-{digest}"

@@ -87,6 +87,15 @@ class Store:
         self._fresh: dict[str, np.ndarray] = {}
         self._unsynced = 0  # Chroma writes queued or failed; the stale mark stays while any is
 
+    def close(self) -> None:
+        """Stop the embedder's helper processes, if it started any (the session closes its store).
+
+        `close` is optional for an embedder: one that holds no processes (a stand-in with only
+        `encode`) has nothing to release."""
+        release = getattr(self.embedder, "close", None)
+        if release is not None:
+            release()
+
     def add(self, samples: Sequence[Sample], *, round: int | None = None,
             on_progress: Callable[[int], None] | None = None) -> list[str]:
         """Embed and store the samples not already present; returns the ids added."""

@@ -102,6 +102,8 @@ def _size(text: str) -> int:
 
     Single letters ("C D D E", "T F T") are symbols, and carry no sign of a language.
     """
+    if text.isascii():  # no spaceless-script characters to count or blank out: the common case, twice as fast
+        return sum(1 for w in words(text) if len(w) > 1 and not w.isdigit())
     spaceless = len(SPACELESS_CHAR.findall(text))
     spaced = [w for w in words(SPACELESS_CHAR.sub(" ", text)) if len(w) > 1 and not w.isdigit()]
     return len(spaced) + spaceless // 2
@@ -110,6 +112,8 @@ def _size(text: str) -> int:
 def _script(text: str) -> str:
     """The script most of the letters are written in (LATIN, CYRILLIC, CJK, ...)."""
     ascii_letters = len(ASCII_LETTER.findall(text))
+    if text.isascii():  # every letter is LATIN: skip the per-character script lookup
+        return "LATIN" if ascii_letters else "NONE"
     counts = Counter(_char_script(c) for c in NON_ASCII_LETTER.findall(text))
     counts["LATIN"] += ascii_letters
     script, count = counts.most_common(1)[0]

@@ -131,7 +131,7 @@ def _unreadable(payload: str) -> str | None:
     return None
 
 
-def _leftover_words(payload: str) -> list[str]:
+def _leftover_words(payload: str) -> tuple[str, ...]:
     """The words of a payload once its URLs and link labels are removed."""
     return words(URL_LABEL.sub(" ", URL.sub(" ", payload)))
 

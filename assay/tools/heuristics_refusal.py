@@ -58,14 +58,13 @@ def refusal(sample: Sample, config: HeuristicConfig = DEFAULTS) -> Assessment:
     response = sample.response.strip()
     opening = response[:200]
     short = len(words(response)) <= 60
-    about_ai = bool(ABOUT_AI.search(sample.instruction))
+    # The instruction's patterns are searched only when the answer gives cause: most answers give none.
     disclaimer = AI_SELF_REFERENCE.search(opening) or (short and AI_SELF_REFERENCE.search(response))
     # On a question about AI, "as an AI ..." may be the topic; it is a refusal only when it declines.
-    if disclaimer and (not about_ai or CANNOT.search(_first_sentence(response))):
+    if disclaimer and (not ABOUT_AI.search(sample.instruction) or CANNOT.search(_first_sentence(response))):
         return drop("refusal", f"the answer carries an AI disclaimer: {_first_sentence(response)!r}", refusal=1.0)
-    in_voice = bool(WRITES_IN_A_VOICE.search(sample.instruction))
     declines = DECLINE.search(opening) or (short and (DECLINE.search(response) or NO_ACCESS.search(response)))
-    if declines and not in_voice:
+    if declines and not WRITES_IN_A_VOICE.search(sample.instruction):
         return drop("refusal", f"the answer declines the task: {_first_sentence(response)!r}", refusal=1.0)
     return Assessment(scores={"refusal": 0.0})
 

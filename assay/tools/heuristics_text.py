@@ -51,9 +51,10 @@ MENTIONS_LANGUAGE = re.compile(
 )
 
 
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens."""
-    return WORD.findall(text.lower())
+@lru_cache(maxsize=64)  # five filters tokenize one sample's texts in turn: a few entries get every hit, and long texts stay few
+def words(text: str) -> tuple[str, ...]:
+    """Lower-cased word tokens (a tuple: the cached value is shared, so it must not be mutable)."""
+    return tuple(WORD.findall(text.lower()))
 
 
 def without_code(text: str) -> str:
@@ -61,7 +62,7 @@ def without_code(text: str) -> str:
     return FENCED_BLOCK.sub(" ", text)
 
 
-@lru_cache(maxsize=1024)  # several filters read the prose of the same response
+@lru_cache(maxsize=64)  # several filters read the prose of the same response
 def prose(text: str) -> str:
     """The natural-language part of a text: no code blocks, code-like lines or URLs."""
     lines = [line for line in without_code(text).splitlines() if not CODE_LINE.search(line)]

@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
+from assay.core.readable import shown
 from assay.core.safe_text import json_text, visible
 from assay.session.session import DB_NAME, Runtime
 from assay.trace.log import Redactor
@@ -95,6 +96,7 @@ def page_templates(redactor: Redactor, conn: sqlite3.Connection | None = None) -
     env.filters["link_ids"] = lambda text: link_ids(redact(text), target)
     env.filters["pretty"] = lambda text: redact(pretty_json(redact(text)))
     env.filters["as_json"] = lambda value: redact(json.dumps(value, ensure_ascii=False, default=str))
+    env.filters["num"] = shown  # scores and metrics as the CLI shows them: 0.558, not 0.557703
     return env
 
 

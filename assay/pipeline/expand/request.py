@@ -15,6 +15,7 @@ import numpy as np
 from assay.agents.base import AgentContext
 from assay.core.config import Config
 from assay.core.errors import AssayError
+from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.pipeline.expand.steps import CandidateScreen, ExpandOptions, ExpansionAgents, ExpansionReport
 from assay.pipeline.plugins import screen_stages
 from assay.core.formats import sample_to_record
@@ -67,12 +68,15 @@ class Seeds:
 def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, pool: Path | None,
                session_dir: Path | None, options: ExpandOptions, n_seeds: int, decontam: tuple[Path, ...],
                dedup: tuple[str, ...], embed: bool, expand: ExpandRunner,
-               status: Callable[[str], AbstractContextManager[object]] = nullcontext) -> ExpandSummary:
+               status: Callable[[str], AbstractContextManager[object]] = nullcontext,
+               fields: FieldMap = NO_MAPPING) -> ExpandSummary:
     """Expand for `request`, write the kept samples to `out`; returns the summary for the CLI.
 
     `expand` runs the expansion (the subgraph); `status(message)` wraps each long step (the CLI
-    shows a spinner with the message).
+    shows a spinner with the message); `fields` maps the pool file's columns (`--field`).
     """
+    if fields and pool is None:
+        raise AssayError("--field maps the columns of the --pool file: give --pool, or leave --field out")
     if pool is not None and session_dir is not None:
         raise AssayError("give --pool or --session, not both: the seeds come from one of them")
     if not request.strip():
@@ -81,12 +85,12 @@ def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, poo
     if session_dir is not None:
         session = Session.open(session_dir, runtime, config, create=False)
     else:
-        session = session_for_output(out, None, runtime, config)
+        session = session_for_output(out, None, runtime, config, command="expand")
     config = session.config  # the session's recipe, with this command's own settings laid over it
     try:
         with status("finding seeds…"):
             found = _find_seeds(session if session_dir is not None else None, pool, request, n_seeds, embed, config,
-                                runtime.env)
+                                runtime.env, fields)
         screen = CandidateScreen(found.reference, dedup_methods=tuple(m for m in dedup if embed or m != "semantic"),
                                  vectors=found.vectors, decontam=decontam, seed=config.llm.seed,
                                  plugins=screen_stages(config.plugins), screen=config.screen)
@@ -107,19 +111,20 @@ def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, poo
 
 
 def _find_seeds(session: Session | None, pool: Path | None, request: str, k: int, embed: bool, config: Config,
-                env: Mapping[str, str]) -> Seeds:
+                env: Mapping[str, str], fields: FieldMap = NO_MAPPING) -> Seeds:
     """Seeds from the session's store, else from the pool file, else none (the request alone)."""
     if session is not None:
         return _seeds_from_session(session, request, k, embed)
     if pool is not None:
-        return _seeds_from_pool(pool, request, k, embed, config, env)
+        return _seeds_from_pool(pool, request, k, embed, config, env, fields)
     return Seeds([], [], _embedder_cache(config, env) if embed else None, "alpaca")
 
 
-def _seeds_from_pool(pool: Path, request: str, k: int, embed: bool, config: Config, env: Mapping[str, str]) -> Seeds:
+def _seeds_from_pool(pool: Path, request: str, k: int, embed: bool, config: Config, env: Mapping[str, str],
+                     fields: FieldMap = NO_MAPPING) -> Seeds:
     from assay.pipeline.intake.ingest import read_inputs
 
-    read = read_inputs([pool], skip_invalid=False, max_record_bytes=int(config.store.max_record_mb * 1e6))
+    read = read_inputs([pool], skip_invalid=False, max_record_bytes=int(config.store.max_record_mb * 1e6), fields=fields)
     shape = read.files[0].shape
     samples = read.samples
     if not samples:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.core.readers import FileShape, Invalid, read_samples
 from assay.core.records import Sample
 from assay.session.session import Session
@@ -40,6 +41,7 @@ class ReadResult:
     records: list[Sample] = field(default_factory=list)  # every valid record in input order, repeats included
     files: list[FileReport] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
+    fields: FieldMap = NO_MAPPING  # the --field mapping the files were read with
 
 
 @dataclass
@@ -53,12 +55,13 @@ class IngestReport:
     rejects_path: Path | None
 
 
-def read_inputs(paths: Sequence[str | Path], *, skip_invalid: bool, max_record_bytes: int) -> ReadResult:
-    """Read and validate all files; raises the first InputError unless `skip_invalid`."""
-    result = ReadResult()
+def read_inputs(paths: Sequence[str | Path], *, skip_invalid: bool, max_record_bytes: int,
+                fields: FieldMap = NO_MAPPING) -> ReadResult:
+    """Read and validate all files, their columns mapped by `fields`; raises the first InputError unless `skip_invalid`."""
+    result = ReadResult(fields=fields)
     seen: set[str] = set()
     for path in paths:
-        shape, records = read_samples(path, max_record_bytes=max_record_bytes)
+        shape, records = read_samples(path, max_record_bytes=max_record_bytes, fields=fields)
         report = FileReport(str(path), shape)
         for item in records:
             if isinstance(item, Invalid):
@@ -90,7 +93,10 @@ def store_inputs(session: Session, read: ReadResult, *, on_start: Callable[[int]
     added = session.store.add(new, on_progress=on_progress) if new else []
     rejects = _write_rejects(session.dir / REJECTS_NAME, read.invalid) if read.invalid else None
     report = IngestReport(read.files, len(added), len(read.samples) - len(new), len(read.invalid), rejects)
-    session.trace.event("ingest", f"ingested {report.added} new samples from {len(read.files)} file(s)", _event_data(report))
+    data = _event_data(report)
+    if read.fields:  # how the files' columns were read, so the trace can say where each field came from
+        data["fields"] = read.fields.specs()
+    session.trace.event("ingest", f"ingested {report.added} new samples from {len(read.files)} file(s)", data)
     return report
 
 

@@ -20,6 +20,7 @@ from assay.agents.base import AgentContext
 from assay.core.concurrency import gather_or_stop, run_chunked
 from assay.core.config import Config
 from assay.core.errors import AssayError
+from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.core.formats import sample_to_record
 from assay.llm.factory import build_gateway, check_prices
 from assay.pipeline.intake.ingest import ReadResult, read_inputs
@@ -72,7 +73,7 @@ class JudgeReport(TypedDict, total=False):
 
 def run_judge(path: Path, out: Path, *, config: Config, runtime: Runtime, session_dir: Path | None, pairwise: bool,
               limit: int | None, progress: StartTask = no_progress, verify: VerifyOptions | None = None,
-              transport: Transport | None = None) -> JudgeReport:
+              transport: Transport | None = None, fields: FieldMap = NO_MAPPING) -> JudgeReport:
     """Judge one file and write the output; returns the summary the CLI shows.
 
     `progress` starts a task per step and advances it per sample or pair judged; `transport`
@@ -84,12 +85,14 @@ def run_judge(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
     if pairwise:
         if verify is not None:
             raise AssayError("--verify checks single responses; it does not combine with --pairwise")
+        if fields:  # a pair file has its own names (input/output_1/output_2 …), not a sample's
+            raise AssayError("--field maps a sample file's columns; it does not combine with --pairwise")
         pairs = read_pairs(path, limit=limit, max_record_bytes=max_record_bytes)
     else:
-        read = read_inputs([path], skip_invalid=False, max_record_bytes=max_record_bytes)
+        read = read_inputs([path], skip_invalid=False, max_record_bytes=max_record_bytes, fields=fields)
     query = reference_query(verify, config, runtime.env) if verify is not None and verify.references else None
     check_prices(config, transport)  # a USD budget on an unpriced model: refused before the session exists
-    session = session_for_output(out, session_dir, runtime, config)
+    session = session_for_output(out, session_dir, runtime, config, command="judge")
     config = session.config  # the session's recipe, with this command's own settings laid over it
     try:
         if transport is not None:

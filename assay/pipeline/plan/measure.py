@@ -22,8 +22,28 @@ from assay.session.judgements import latest_judgements
 
 def measure(session: Any, targets: Targets, *, cluster_min: int = 3, contamination_checked: bool = False,
             topic_threshold: float | None = None) -> Measurement:
-    """Compute the metrics and the gap to each target from the session DB (and store, for topics)."""
-    active = list(session.samples.iter(status=Status.ACTIVE)) + list(session.samples.iter(status=Status.SELECTED))
+    """Compute the metrics and the gap to each target from the session DB (and store, for topics).
+
+    This is the rounds' measurement: the projected export, what the planner steers by (size
+    counts the samples that qualify)."""
+    return _measure(session, targets, cluster_min=cluster_min, contamination_checked=contamination_checked,
+                    topic_threshold=topic_threshold, exported=False)
+
+
+def measure_export(session: Any, targets: Targets, *, cluster_min: int = 3, contamination_checked: bool = False,
+                   topic_threshold: float | None = None) -> Measurement:
+    """The targets on what the export holds, after the final selection: the selected samples alone.
+
+    The final table then says 40 exported, not the 124 that qualified (those go into the size
+    target's detail), and mean quality is that of the samples written, whichever selector chose them."""
+    return _measure(session, targets, cluster_min=cluster_min, contamination_checked=contamination_checked,
+                    topic_threshold=topic_threshold, exported=True)
+
+
+def _measure(session: Any, targets: Targets, *, cluster_min: int, contamination_checked: bool,
+             topic_threshold: float | None, exported: bool) -> Measurement:
+    selected = list(session.samples.iter(status=Status.SELECTED))
+    active = selected if exported else list(session.samples.iter(status=Status.ACTIVE)) + selected
     verdicts = latest_judgements(session.conn, [s.id for s in active])
     scored = {s.id: verdicts[s.id].overall for s in active if s.id in verdicts and verdicts[s.id].ok}
     floor = targets.quality_floor
@@ -54,7 +74,10 @@ def measure(session: Any, targets: Targets, *, cluster_min: int = 3, contaminati
         "dropped_contaminated": float(dropped.get("contaminated", 0)),
         "duplicate_rate": _duplicate_rate(active, session.config.screen) if targets.max_duplicate_rate is not None else None,
     }
-    statuses = _target_statuses(targets, metrics, contamination_checked)
+    if exported:
+        # Every selected sample qualified; so did each one the selector left out ("not_selected:…").
+        metrics["qualifying"] = float(len(qualifying) + dropped.get("not_selected", 0))
+    statuses = _target_statuses(targets, metrics, contamination_checked, exported=exported)
     return Measurement(metrics, statuses, cluster_counts, under, uncovered)
 
 
@@ -106,10 +129,15 @@ def _drop_counts(session: Any) -> Counter[str]:
     return counts
 
 
-def _target_statuses(targets: Targets, metrics: dict[str, float | None], contamination_checked: bool) -> list[TargetStatus]:
-    """One status per target the recipe set."""
+def _target_statuses(targets: Targets, metrics: dict[str, float | None], contamination_checked: bool, *,
+                     exported: bool = False) -> list[TargetStatus]:
+    """One status per target the recipe set; with `exported`, size is what the export holds."""
     found = []
-    if targets.size is not None:
+    if targets.size is not None and exported:
+        achieved = metrics["export_size"] or 0.0
+        found.append(TargetStatus(name="size", target=targets.size, achieved=achieved, met=achieved >= targets.size,
+                                  detail=f"{achieved:.0f} exported; {metrics['qualifying'] or 0:.0f} qualified"))
+    elif targets.size is not None:
         achieved = metrics["qualifying"] or 0.0
         found.append(TargetStatus(name="size", target=targets.size, achieved=achieved, met=achieved >= targets.size,
                                   detail=f"{achieved:.0f} samples qualify for {targets.size}"))
@@ -141,8 +169,10 @@ def _target_statuses(targets: Targets, metrics: dict[str, float | None], contami
     return found
 
 
-def measure_run(deps: Any) -> Measurement:
-    """The run's measurement: the session's targets, with the run's per-cluster minimum and decontamination."""
+def measure_run(deps: Any, *, exported: bool = False) -> Measurement:
+    """The run's measurement: the session's targets, with the run's per-cluster minimum and decontamination
+    (`exported`: on the final selection, for the targets the run reports at its end)."""
     config = deps.session.config
-    return measure(deps.session, config.targets, cluster_min=deps.options.cluster_min,
-                   contamination_checked=bool(deps.options.decontam))
+    how = measure_export if exported else measure
+    return how(deps.session, config.targets, cluster_min=deps.options.cluster_min,
+               contamination_checked=bool(deps.options.decontam))

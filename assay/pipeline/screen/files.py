@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import numpy as np
 
 from assay.core.config import Config
+from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.pipeline.intake.ingest import read_inputs
 from assay.pipeline.plugins import screen_stages
 from assay.pipeline.progress import Advance, StartTask, no_progress
@@ -47,14 +48,15 @@ class ScoreReport(TypedDict):
 def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, session_dir: Path | None,
               skip_invalid: bool, methods: tuple[str, ...], decontam: tuple[Path, ...], ifd: bool,
               ifd_model: str | None, embed: bool, clusters: int | None,
-              progress: StartTask = no_progress) -> ScoreReport:
-    """Score one file; returns the summary (also recorded in the session when one is given).
+              progress: StartTask = no_progress, fields: FieldMap = NO_MAPPING) -> ScoreReport:
+    """Score one file, its columns mapped by `fields`; returns the summary (also recorded in the session when one is given).
 
     `progress` starts a task for the embedding and one per screening stage.
     """
     started = time.perf_counter()
     plugins = tuple(screen_stages(config.plugins))  # an unknown or broken plugin fails before any work
-    read = read_inputs([path], skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6))
+    read = read_inputs([path], skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6),
+                       fields=fields)
     shape = read.files[0].shape
     samples = read.samples
     options = ScoreOptions(dedup=methods, decontam=decontam, ifd=ifd, ifd_model=ifd_model, embed=embed,

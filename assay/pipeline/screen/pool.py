@@ -21,11 +21,12 @@ def ingest_inputs(deps: Any) -> None:
     session = deps.session
     if session.meta("ingested"):
         return
+    from assay.core.field_map import FieldMap
     from assay.pipeline.intake.ingest import read_inputs, store_inputs
 
     config = session.config
     read = read_inputs([Path(p) for p in deps.options.inputs], skip_invalid=deps.options.skip_invalid,
-                       max_record_bytes=int(config.store.max_record_mb * 1e6))
+                       max_record_bytes=int(config.store.max_record_mb * 1e6), fields=FieldMap.parse(deps.options.fields))
     deps.emit("stage", {"name": "ingest", "total": len(read.samples)})
     with session.conn:  # the samples and the mark that ingest is done land together
         report = store_inputs(session, read, on_progress=lambda n: deps.emit("advance", {"name": "ingest", "n": n}))

@@ -10,7 +10,8 @@ from typing import Any
 
 from assay.core.formats import sample_to_record
 from assay.core.readers import FileShape, container_of_name
-from assay.core.records import Sample, Status
+from assay.core.assessment import Assessment
+from assay.core.records import FormatName, Sample, Status
 from assay.tools.screen import ScreenResult
 from assay.core.writers import write_records
 
@@ -38,24 +39,34 @@ def scored_records(result: ScreenResult, shape: FileShape, clusters: Mapping[str
     seen: set[str] = set()
     for sample in records if records is not None else result.samples:
         outcome = result.outcomes[sample.id]
-        verdict = {
-            "id": sample.id,
-            "status": (Status.ACTIVE if outcome.keep else Status.DROPPED).value,
-            "reason": outcome.reason,
-            "detail": outcome.detail,
-            "dropped_by": result.dropped_by.get(sample.id),
-            "cluster": clusters.get(sample.id),
-            "scores": {k: round(v, 6) for k, v in sorted(outcome.scores.items())},
-            "injection": injection.get(sample.id, []),
-        }
-        if sample.id in seen:
-            verdict.update(status=Status.DROPPED.value, reason=f"duplicate_of:{sample.id}",
-                           detail="identical to an earlier record in the input", dropped_by="exact_repeat")
+        rows.append(scored_record(sample, shape.format, outcome, result.dropped_by.get(sample.id),
+                                  clusters.get(sample.id), injection.get(sample.id, []), repeat=sample.id in seen))
         seen.add(sample.id)
-        row = {k: v for k, v in sample_to_record(sample, shape.format).items() if k != ASSAY_KEY}
-        row[ASSAY_KEY] = verdict
-        rows.append(row)
     return rows
+
+
+def scored_record(sample: Sample, fmt: FormatName, outcome: Assessment, dropped_by: str | None, cluster: int | None,
+                  injection: list[str], *, repeat: bool) -> dict[str, Any]:
+    """One record in format `fmt` with its `_assay` verdict; a `repeat` of an earlier record is marked its duplicate.
+
+    Shared with the streaming engine (pipeline/engine/render_pass.py), so both write the same bytes.
+    """
+    verdict = {
+        "id": sample.id,
+        "status": (Status.ACTIVE if outcome.keep else Status.DROPPED).value,
+        "reason": outcome.reason,
+        "detail": outcome.detail,
+        "dropped_by": dropped_by,
+        "cluster": cluster,
+        "scores": {k: round(v, 6) for k, v in sorted(outcome.scores.items())},
+        "injection": injection,
+    }
+    if repeat:
+        verdict.update(status=Status.DROPPED.value, reason=f"duplicate_of:{sample.id}",
+                       detail="identical to an earlier record in the input", dropped_by="exact_repeat")
+    row = {k: v for k, v in sample_to_record(sample, fmt).items() if k != ASSAY_KEY}
+    row[ASSAY_KEY] = verdict
+    return row
 
 
 def write_scored(path: str | Path, result: ScreenResult, shape: FileShape, clusters: Mapping[str, int],
@@ -69,7 +80,7 @@ def summary(result: ScreenResult) -> dict[str, Any]:
     """Kept and dropped counts by reason, and the distribution of each score."""
     reasons: Counter[str] = Counter()
     for outcome in result.outcomes.values():
-        reasons["kept" if outcome.keep else _reason_family(outcome.reason)] += 1
+        reasons["kept" if outcome.keep else reason_family(outcome.reason)] += 1
     values: dict[str, list[float]] = {}
     for outcome in result.outcomes.values():
         for name, value in outcome.scores.items():
@@ -79,7 +90,7 @@ def summary(result: ScreenResult) -> dict[str, Any]:
     return {"total": len(result.samples), "by_reason": dict(reasons.most_common()), "scores": distributions, "stages": stages}
 
 
-def _reason_family(reason: str | None) -> str:
+def reason_family(reason: str | None) -> str:
     """`duplicate_of:<id>` and `contaminated:<bench>:<item>` are counted by their kind."""
     if not reason:
         return "dropped"

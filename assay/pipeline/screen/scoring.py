@@ -133,7 +133,7 @@ def dedup_options(screen: ScreenSettings) -> dict[str, Any]:
                                       response_threshold=semantic.response_threshold,
                                       context_words=semantic.context_words) if semantic.same_task else None)
     return {"minhash_threshold": minhash.threshold, "num_perm": minhash.permutations,
-            "shingle_size": minhash.shingle_size, "edited": edited, "task": task,
+            "shingle_size": minhash.shingle_size, "bands": minhash.bands, "edited": edited, "task": task,
             "semantic_threshold": semantic.threshold, "neighbours": semantic.neighbours, "semantic_task": semantic_task}
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from assay.core.config import PluginSettings
 from assay.core.config import StoreSettings
 from assay.core.errors import AssayError
+from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.core.readers import Invalid, container_of_name, raw_records, require_file
 from assay.pipeline.plugins import load_selector, selector_names
 from assay.pipeline.progress import StartTask
@@ -69,6 +70,7 @@ class SelectOptions:
     deita_threshold: float = 0.9
     label_threshold: float = 0.9
     plugins: PluginSettings = field(default_factory=PluginSettings)  # the recipe's [plugins]: a selector plugin's settings
+    fields: FieldMap = NO_MAPPING  # --field: the file's columns read as the canonical names (and written so)
 
 
 @dataclass
@@ -84,9 +86,10 @@ class PreparedPool:
 
 def prepare_pool(path: Path, *, score: str | None = None, vectors: bool = False, label_vectors: bool = False,
                  clusters_needed: bool = False, seed: int = 0, embed: Embed | None = None,
-                 session_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> PreparedPool:
-    """Read a (scored) file into a Pool: quality, clusters, tags, and the embeddings asked for."""
-    records = _read(path)
+                 session_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None,
+                 fields: FieldMap = NO_MAPPING) -> PreparedPool:
+    """Read a (scored) file, its columns mapped by `fields`, into a Pool: quality, clusters, tags, and the embeddings asked for."""
+    records = _read(path, fields)
     rows = [i for i, r in enumerate(records) if (r.get(ASSAY_KEY) or {}).get("status") != "dropped"]
     scored = any(ASSAY_KEY in r for r in records)
     notes: list[str] = [] if scored else [f"{path} is not a scored file: all {len(rows)} records are candidates"]
@@ -116,7 +119,7 @@ def run_select(path: Path, out: Path, options: SelectOptions, *, embed: Embed | 
     needs_vectors = options.method in ("deita", "kcenter") or (plugin is not None and plugin.needs_vectors)
     prepared = prepare_pool(path, score=options.score, vectors=needs_vectors,
                             label_vectors=options.method == "mig", clusters_needed=bool(options.max_per_cluster),
-                            seed=options.seed, embed=embed, session_vectors=session_vectors)
+                            seed=options.seed, embed=embed, session_vectors=session_vectors, fields=options.fields)
     pool, rows, records = prepared.pool, prepared.rows, prepared.records
     if pool.labels is None and options.max_per_tag:
         raise AssayError("--quota tag=K needs tags (_assay.tags) in the file")
@@ -143,9 +146,9 @@ def run_select(path: Path, out: Path, options: SelectOptions, *, embed: Embed | 
     }
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
+def _read(path: Path, fields: FieldMap) -> list[dict[str, Any]]:
     require_file(path)
-    _, items = raw_records(path)
+    _, items = raw_records(path, fields=fields)
     records = []
     for item in items:
         if isinstance(item, Invalid):

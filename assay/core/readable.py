@@ -1,7 +1,9 @@
-"""One way to show a value in every CLI view: numbers rounded, None as a dash, dicts as words.
+"""One way to show a value to a person, in every view (CLI, viewer): numbers rounded, None as a
+dash, dicts as words.
 
 Views otherwise print what Python's str gives (`2.979124124124123`, `None`,
-`{'attempted': 20, 'accepted': 1}`), which reads as a debugging dump, not an answer.
+`{'attempted': 20, 'accepted': 1}`) or `%g` gives (`0.557703`), which reads as a debugging
+dump, not an answer. It lives in core so the CLI and the viewer share it.
 """
 
 from __future__ import annotations
