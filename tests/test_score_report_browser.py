@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,12 @@ from tests.conftest import EXAMPLES
 from tests.test_cli import assay
 from tests.test_score_report import HOSTILE, SCRIPT
 
+from tests.browser_env import CHROMIUM  # skips this module without a browser
+
+from playwright.sync_api import sync_playwright  # noqa: E402 (only once the browser is known to be there)
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("ASSAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:
-    pytest.skip("playwright is not installed (pip install playwright; the browser is Debian's chromium)",
-                allow_module_level=True)
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set ASSAY_CHROMIUM)", allow_module_level=True)
 
 LOCAL_SCHEMES = ("file:", "data:", "about:")
 WIDTH = 1280

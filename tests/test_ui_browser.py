@@ -8,7 +8,6 @@ Screenshots go to $ASSAY_SCREENSHOTS when set (to look at them), else to the tes
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -23,16 +22,12 @@ from assay.ui.server import free_port
 from tests.conftest import fixed_runtime
 from tests.session_factory import BuiltSession, build_session
 
+from tests.browser_env import CHROMIUM  # skips this module without a browser
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 (only once the browser is known to be there)
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("ASSAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:
-    pytest.skip("playwright is not installed (pip install playwright; the browser is Debian's chromium)",
-                allow_module_level=True)
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set ASSAY_CHROMIUM)", allow_module_level=True)
 
 
 def make_session(directory: Path) -> BuiltSession:

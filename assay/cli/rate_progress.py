@@ -5,12 +5,7 @@ Like render.progress_from_first_task, the bar appears with the first task, on st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from assay.pipeline.progress import Advance, StartTask
+from typing import Any
 
 
 def rate_bar() -> Any:
@@ -34,24 +29,8 @@ def rate_bar() -> Any:
                     transient=False)
 
 
-@contextmanager
-def rate_progress() -> Iterator[StartTask]:
-    """A progress callback drawing rate and ETA columns; the bar starts with the first task."""
-    from assay.cli.render import progress_tasks
+def rate_progress() -> Any:
+    """A progress callback (a context manager) drawing rate and ETA columns; the bar starts with the first task."""
+    from assay.cli.render import progress_from_first_task
 
-    bar = rate_bar()
-    start_task = progress_tasks(bar)
-    started = False
-
-    def start(description: str, total: int | None) -> Advance:
-        nonlocal started
-        if not started:
-            bar.start()
-            started = True
-        return start_task(description, total)
-
-    try:
-        yield start
-    finally:
-        if started:
-            bar.stop()
+    return progress_from_first_task(rate_bar())

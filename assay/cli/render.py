@@ -41,10 +41,10 @@ def progress_tasks(progress: Progress) -> StartTask:
 
 
 @contextmanager
-def progress_from_first_task() -> Iterator[StartTask]:
-    """A progress callback whose bar appears with the first task: a command that fails while still
-    reading its input prints no empty bar."""
-    bar = progress_bar()
+def progress_from_first_task(bar: Progress | None = None) -> Iterator[StartTask]:
+    """A progress callback whose bar (default `progress_bar()`) appears with the first task: a command
+    that fails while still reading its input prints no empty bar."""
+    bar = bar if bar is not None else progress_bar()
     start_task = progress_tasks(bar)
     started = False
 
