@@ -240,3 +240,40 @@ def test_assay_run_screens_with_plugin_filters_and_selects_with_a_plugin(site: P
     assert {"blocked_word:rainbow", "blocked_word:sql"} <= set(rejected)
     assert "not_selected:round_robin" in rejected
     assert len((out / "curated.jsonl").read_text().splitlines()) == 5
+
+
+def _words(record: dict) -> int:
+    return len(str(record.get("output", "")).split())
+
+
+def test_a_judge_plugin_replaces_the_built_in_judge_in_assay_judge(site: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[plugins]\njudge = "strict"\n\n[plugins.settings.strict]\nmin_words = 30\n')
+    out = tmp_path / "judged.jsonl"
+    done = assay(site, tmp_path / "home", "judge", str(QUICKSTART), "--dry-run", "--recipe", str(recipe), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    verdicts = [(row, row["_assay"]["judge"]) for row in rows if row["_assay"].get("judge")]
+    assert verdicts
+    short = [v["overall"] for row, v in verdicts if _words(row) < 30]
+    assert short and all(overall <= 2 for overall in short)
+    # The built-in judge's scores stand for the long ones (the dry-run model scores some short ones above 2).
+    assert any(v["overall"] > 2 for row, v in verdicts if _words(row) >= 30)
+
+
+def test_an_unknown_judge_plugin_is_one_line_before_any_work(site: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[plugins]\njudge = "lenient"\n')
+    out = tmp_path / "judged.jsonl"
+    done = assay(site, tmp_path / "home", "judge", str(QUICKSTART), "--dry-run", "--recipe", str(recipe), "--out", str(out))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: unknown judge plugin 'lenient': installed judge plugins are strict (entry point group assay.judges)"]
+    assert not out.exists()
+
+
+def test_judge_function_is_the_built_in_judge_by_default() -> None:
+    from assay.agents.judge import judge_sample
+    from assay.pipeline.plugins import judge_function
+
+    assert judge_function(PluginSettings()) is judge_sample

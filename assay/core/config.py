@@ -149,15 +149,17 @@ class TagSettings(_Section):
 
 
 class PluginSettings(_Section):
-    """Plugins from installed packages (entry point groups assay.filters, assay.scorers, assay.selectors).
+    """Plugins from installed packages (entry point groups assay.filters, assay.scorers, assay.selectors, assay.judges).
 
     Filters, then scorers, run in the order listed, after the built-in screening stages; a
-    selector plugin is named by `--method` / `--select`. `[plugins.settings.NAME]` holds the
+    selector plugin is named by `--method` / `--select`; a judge plugin (`judge`) replaces the
+    built-in pointwise judge everywhere it is called. `[plugins.settings.NAME]` holds the
     keyword arguments the plugin NAME is constructed with (see assay/pipeline/plugins.py).
     """
 
     filters: list[str] = Field(default_factory=list, description="filter plugins to run, in order")
     scorers: list[str] = Field(default_factory=list, description="scorer plugins to run, in order")
+    judge: str | None = Field(default=None, description="judge plugin replacing the built-in judge (none: built-in)")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per plugin: its settings")
 
 

@@ -1,4 +1,4 @@
-"""Plugins: filters, scorers and selectors from other installed packages, found by their entry points.
+"""Plugins: filters, scorers, selectors and judges from other installed packages, found by their entry points.
 
 A package adds one by declaring an entry point in its pyproject.toml, e.g.
 
@@ -10,6 +10,13 @@ and a recipe names it (`[plugins] filters = ["blocklist"]`, settings under
 scorers) and assay/tools/selection/base.py (selectors). The registry lives in the services
 layer because plugins are used by the screen (tools' stages) and by selection alike.
 
+Agent plugins (group assay.judges, recipe `[plugins] judge = "NAME"`): the factory(**settings)
+returns an object with `async def judge(self, ctx, sample, rubric) -> LLMResult[JudgeVerdict]`,
+the same contract as assay/agents/judge.py's `judge_sample(ctx, sample, rubric)`. It must call
+the model through `ctx` (an AgentContext: `ctx.gateway.complete(...)`, the `ask` helper in
+assay/agents/base.py, or `judge_sample` itself) so the trace, the cache and the budget apply.
+`judge_function` resolves it once per run; unset, the built-in `judge_sample` judges.
+
 Failures, decided once for all plugins:
 - A name nothing installs, a plugin that fails to import, or a factory that refuses its
   settings is an AssayError (one line, exit 2) before any work is done.
@@ -17,6 +24,7 @@ Failures, decided once for all plugins:
   samples it failed on with the reason `plugin_error:NAME` and the error as the detail: the run
   goes on, and the drops are in the output and the trace like any other. The failing batch is
   retried one sample at a time first, so one bad record costs only itself.
+- A judge plugin that raises is treated like the built-in judge failing on that sample.
 - A selector that raises or breaks the shared rules is an AssayError naming it: a selection
   cannot be half made (`assay run` stops there, resumable).
 """
@@ -25,7 +33,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
@@ -36,8 +44,10 @@ from assay.core.errors import AssayError
 from assay.core.records import Sample
 from assay.tools.screen import Stage
 
-Kind = Literal["filter", "scorer", "selector"]
-GROUPS: dict[Kind, str] = {"filter": "assay.filters", "scorer": "assay.scorers", "selector": "assay.selectors"}
+JudgeFunction = Callable[[Any, Sample, Any], Awaitable[Any]]  # (ctx, sample, rubric) -> LLMResult[JudgeVerdict]
+Kind = Literal["filter", "scorer", "selector", "judge"]
+GROUPS: dict[Kind, str] = {"filter": "assay.filters", "scorer": "assay.scorers", "selector": "assay.selectors",
+                           "judge": "assay.judges"}
 ERROR_REASON = "plugin_error"
 
 
@@ -68,7 +78,11 @@ def load(kind: Kind, name: str, settings: Mapping[str, Any]) -> Any:
     except Exception as err:
         raise AssayError(f"{kind} plugin {name!r} refused its settings [plugins.settings.{name}] "
                          f"{dict(settings)}: {_describe(err)}") from err
-    if not callable(plugin):
+    if kind == "judge":
+        if not callable(getattr(plugin, "judge", None)):
+            raise AssayError(f"judge plugin {name!r}: its factory returned {type(plugin).__name__}, "
+                             "which has no async judge(ctx, sample, rubric) method")
+    elif not callable(plugin):
         raise AssayError(f"{kind} plugin {name!r}: its factory returned {type(plugin).__name__}, not a callable")
     return plugin
 
@@ -87,8 +101,21 @@ def screen_stages(plugins: PluginSettings) -> list[Stage]:
 def check_plugins(plugins: PluginSettings, selector: str | None = None) -> None:
     """Construct every plugin the recipe names (and a plugin selector), so a bad one fails before any work."""
     screen_stages(plugins)
+    judge_function(plugins)
     if selector is not None and not is_builtin_selector(selector):
         load_selector(selector, plugins)
+
+
+def judge_function(plugins: PluginSettings) -> JudgeFunction:
+    """The judge to call as `await judge(ctx, sample, rubric)`: the recipe's judge plugin, else the built-in one.
+
+    Resolve it once per run (constructing the plugin); an unknown or broken plugin is an AssayError.
+    """
+    if plugins.judge is None:
+        from assay.agents.judge import judge_sample
+
+        return judge_sample
+    return load("judge", plugins.judge, plugins.settings.get(plugins.judge, {})).judge  # type: ignore[no-any-return]
 
 
 def is_builtin_selector(method: str) -> bool:

@@ -19,7 +19,7 @@ from assay.core.plan import Plan
 from assay.core.records import FormatName, Sample, Status
 from assay.pipeline.deps import CurationDeps
 from assay.pipeline.expand.steps import ExpandOptions, ExpansionAgents, ExpansionReport
-from assay.pipeline.plugins import screen_stages
+from assay.pipeline.plugins import judge_function, screen_stages
 from assay.pipeline.screen.candidates import CandidateScreen
 from assay.session.judgements import latest_judgements
 from assay.session.proposals import proposals, propose, sample_payload
@@ -89,7 +89,8 @@ def expansion_jobs(session: Any, plan: Plan) -> list[Job]:
 def round_expansion(deps: CurationDeps, plan: Plan, round: int) -> RoundExpansion:
     """The round's jobs (fixed when the step first starts), with the agents and the screen they share."""
     session, options = deps.session, deps.options
-    agents = ExpansionAgents(deps.agent("synthesizer", round), deps.agent("decomposer", round), deps.agent("judge", round))
+    agents = ExpansionAgents(deps.agent("synthesizer", round), deps.agent("decomposer", round), deps.agent("judge", round),
+                             judge_function(session.config.plugins))
     pool = list(session.samples.iter(status=Status.ACTIVE))
     screen = CandidateScreen(pool, dedup_methods=[m for m in options.dedup if m != "semantic"],
                              decontam=[Path(p) for p in options.decontam], seed=session.config.llm.seed,

@@ -17,7 +17,7 @@ from assay.core.config import Config
 from assay.core.errors import AssayError
 from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.pipeline.expand.steps import CandidateScreen, ExpandOptions, ExpansionAgents, ExpansionReport
-from assay.pipeline.plugins import screen_stages
+from assay.pipeline.plugins import judge_function, screen_stages
 from assay.core.formats import sample_to_record
 from assay.core.records import FormatName, Sample, Status
 from assay.pipeline.screen.scoring import VectorCache
@@ -88,6 +88,7 @@ def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, poo
         session = session_for_output(out, None, runtime, config, command="expand")
     config = session.config  # the session's recipe, with this command's own settings laid over it
     try:
+        judge = judge_function(config.plugins)  # an unknown or broken judge plugin fails before the seeds are read
         with status("finding seeds…"):
             found = _find_seeds(session if session_dir is not None else None, pool, request, n_seeds, embed, config,
                                 runtime.env, fields)
@@ -95,7 +96,8 @@ def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, poo
                                  vectors=found.vectors, decontam=decontam, seed=config.llm.seed,
                                  plugins=screen_stages(config.plugins), screen=config.screen)
         roles = ("synthesizer", "decomposer", "judge")
-        agents = ExpansionAgents(*(AgentContext.for_session(session, role) for role in roles))
+        agents = ExpansionAgents(*(AgentContext.for_session(session, role) for role in roles),
+                                 judge)
         with status(f"expanding with {agents.synthesizer.model} (see the trace for every call)…"):
             report = asyncio.run(expand(agents, request, found.seeds, screen, session.trace, options, fmt=found.fmt))
         written = _write(out, report, found.fmt)

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 
 from assay.agents.base import AgentContext
-from assay.agents.judge import DEFAULT_RUBRIC, Criterion
+from assay.agents.judge import DEFAULT_RUBRIC, Criterion, judge_sample
 from assay.agents.synthesizer import PERSONA_OP, HopJob, RequestPlan, SynthOptions, plan_hop, plan_request
 from assay.core.concurrency import gather_cancelling
 from assay.core.errors import BudgetExhausted
 from assay.core.records import FormatName, Message, Origin, Sample
 from assay.pipeline.expand.report import ExpansionReport, KeptSample, Rejection, reason_family
+from assay.pipeline.plugins import JudgeFunction
 from assay.pipeline.screen.candidates import CandidateScreen
 from assay.trace.log import Trace
 
@@ -61,6 +62,7 @@ class ExpansionAgents:
     synthesizer: AgentContext
     decomposer: AgentContext
     judge: AgentContext
+    judge_fn: JudgeFunction = judge_sample  # the judge agent's function (a judge plugin's, see pipeline/plugins.py)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from assay.agents.judge import JudgeVerdict, judge_sample
+from assay.agents.judge import JudgeVerdict
 from assay.agents.synthesizer import Candidate, HopJob, synthesize_candidate
 from assay.core.concurrency import gather_cancelling
 from assay.core.errors import BudgetExhausted
@@ -89,7 +89,7 @@ def screen_wave(screen: CandidateScreen, alive: Sequence[Candidate], round: int 
 
 async def judge_wave(agents: ExpansionAgents, options: ExpandOptions, passed: Sequence[Candidate]) -> list[JudgeOutcome]:
     """The judge's verdict on each screened candidate, in order (a spent budget in place of some)."""
-    verdicts = await gather_cancelling((judge_sample(agents.judge, c.sample, options.rubric) for c in passed),
+    verdicts = await gather_cancelling((agents.judge_fn(agents.judge, c.sample, options.rubric) for c in passed),
                                        settle=(BudgetExhausted,))
     return [str(v) if isinstance(v, BaseException) else v for v in verdicts]
 

@@ -26,6 +26,7 @@ from assay.llm.factory import build_gateway, check_prices
 from assay.pipeline.intake.ingest import ReadResult, read_inputs
 from assay.pipeline.judge.pairs import Pair, pairwise_outcome, read_pairs
 from assay.pipeline.judge.verify import VerifyOptions, reference_query, verification_json, verify_summary
+from assay.pipeline.plugins import judge_function
 from assay.pipeline.progress import StartTask, no_progress
 from assay.llm.transport import Transport
 from assay.core.readers import container_of_name
@@ -92,6 +93,7 @@ def run_judge(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
         read = read_inputs([path], skip_invalid=False, max_record_bytes=max_record_bytes, fields=fields)
     query = reference_query(verify, config, runtime.env) if verify is not None and verify.references else None
     check_prices(config, transport)  # a USD budget on an unpriced model: refused before the session exists
+    judge_function(config.plugins)  # an unknown or broken judge plugin fails before any work
     session = session_for_output(out, session_dir, runtime, config, command="judge")
     config = session.config  # the session's recipe, with this command's own settings laid over it
     try:
@@ -116,12 +118,12 @@ def run_judge(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
 def _run_pointwise(read: ReadResult, out: Path, ctx: AgentContext, session: Session, limit: int | None, chunk: int,
                    progress: StartTask, config: Config, verify: VerifyOptions | None, query: Any) -> dict[str, Any]:
     from assay.agents.injection import detect_injection
-    from assay.agents.judge import judge_sample
     from assay.agents.verifier import verify_sample
 
     records = read.records[:limit] if limit is not None else read.records
     samples = list({s.id: s for s in records}.values())
     rubric = config.judge.rubric
+    judge_sample = judge_function(config.plugins)
     decomposer = AgentContext.for_session(session, "decomposer")
 
     async def work(sample: Any) -> tuple[Any, Any]:

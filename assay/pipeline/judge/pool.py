@@ -69,12 +69,13 @@ async def judge_pool(deps: Any, samples: Sequence[Sample], round: int, *,
 async def judge_by_llm(deps: Any, samples: Sequence[Sample], round: int, report: JudgePoolReport,
                        notes: Mapping[str, str] | None = None) -> dict[str, Judgement]:
     """Judge with the LLM, recording verdicts chunk by chunk; stops at a spent budget (see report)."""
-    from assay.agents.judge import judge_sample
     from assay.core.concurrency import run_chunked
+    from assay.pipeline.plugins import judge_function
 
     session = deps.session
     ctx = deps.agent("judge", round)
     rubric = session.config.judge.rubric
+    judge_sample = judge_function(session.config.plugins)
     found: dict[str, Judgement] = {}
     for start in range(0, len(samples), CHUNK):
         part = list(samples[start : start + CHUNK])

@@ -1,1 +1,1 @@
-"""Example assay plugins: a filter (`blocklist`), a scorer (`lexical_diversity`), a selector (`round_robin`)."""
+"""Example assay plugins: a filter (`blocklist`), a scorer (`lexical_diversity`), a selector (`round_robin`), a judge (`strict`)."""
