@@ -2,7 +2,7 @@
 
     python evals/bench_scale.py [--sizes 10k,100k] [--dup-rate 0.2] [--seed 0] [--pool-dir /tmp/assay_scale]
                                 [--no-cli] [--no-stages] [--timeout 3600] [--engine local,memory,ray]
-                                [--workers N] [--batch-size N] [--ray-nodes 1,2]
+                                [--workers N] [--batch-size N] [--ray-nodes 1,2] [--embed]
     python evals/bench_scale.py pool --size 1M --out pool.jsonl   # only write a pool (evals/scale_pool.py)
 
 For each size it writes (or reuses) a synthetic pool (`evals/scale_pool.py`), then runs, each
@@ -11,12 +11,16 @@ in its own subprocess so that the peak RSS is that run's alone (os.wait4's ru_ma
   cli      `assay score POOL --no-embed --dedup exact,minhash -o OUT --engine E`: the code path users run,
            one row per `--engine` choice (local: the streaming engine; ray; memory: the in-memory
            engine that `assay score` ran before, called in a child process). The ray rows run on
-           simulated clusters of `--ray-nodes` nodes (evals/bench_scale_ray.py).
+           simulated clusters of `--ray-nodes` nodes (evals/bench_scale_ray.py). With `--embed` the
+           rows score with embeddings (no --no-embed; the shared embedding cache off, so every row
+           encodes every text): local embeds in the command's process, ray on Ray actors
+           (pipeline/engine/ray_embed.py), the screening on this machine in both: the Ray overhead.
   stages   the same services timed one by one, in one process: read/parse (`read_inputs`),
            heuristics, exact, minhash (run_stages over the screening stages, exact and MinHash
            as two Dedup stages so each is timed alone), injection flags, write (`write_scored`).
 
-It prints wall seconds and samples/s per row, peak RSS, and the growth exponent between
+It prints wall seconds and samples/s per row, CPU seconds (per stage; for a CLI row, of all its
+processes, workers included) and CPU ms per sample, peak RSS, and the growth exponent between
 consecutive sizes, log(t2/t1) / log(n2/n1) (1.0 = linear). Goals (issue 14, 2 cores): 1M in
 <= 15 min (about 1,100 samples/s), peak RSS <= 4 GB at 1M, exponent <= 1.1.
 A run past --timeout is killed and reported as such.
@@ -39,14 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "evals"))
 
-from scale_pool import main as pool_main, parse_size, write_pool  # noqa: E402
+from scale_pool import POOL_VERSION, main as pool_main, parse_size, write_pool  # noqa: E402
 
 STAGE_ROWS = ("read", "heuristics", "exact", "minhash", "injection", "write")
 
 
 def pool_path(pool_dir: Path, size: int, dup_rate: float, seed: int) -> Path:
-    """The pool file for these parameters, written once and reused."""
-    path = pool_dir / f"pool_{size}_d{dup_rate}_s{seed}.jsonl"
+    """The pool file for these parameters, written once and reused (the generator's version is in the name)."""
+    path = pool_dir / f"pool_{POOL_VERSION}_{size}_d{dup_rate}_s{seed}.jsonl"
     if not path.exists():
         started = time.perf_counter()
         stats = write_pool(path, size, dup_rate, seed)
@@ -54,9 +58,34 @@ def pool_path(pool_dir: Path, size: int, dup_rate: float, seed: int) -> Path:
     return path
 
 
-def run_child(command: list[str], timeout: float) -> tuple[float, int, str, bool]:
-    """(wall seconds, peak RSS in bytes, stdout, timed out?) of one subprocess."""
+def _tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds (user + system) so far of `root` and every process below it, from /proc (Linux; {} elsewhere)."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while it was read
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, todo = {}, [root]
+    while todo:
+        parent = todo.pop()
+        tree[parent] = cpu.get(parent, 0.0)
+        todo.extend(pid for pid, ppid in parents.items() if ppid == parent and pid not in tree)
+    return tree
+
+
+def run_child(command: list[str], timeout: float) -> tuple[float, int, str, bool, float]:
+    """(wall seconds, peak RSS in bytes, stdout, timed out?, CPU seconds) of one subprocess.
+
+    CPU seconds: the last sample (every 0.2 s) of the child and of every process below it (worker
+    processes, a fork server's workers): slightly under the true figure, by what each process
+    spent after its last sample."""
     started = time.perf_counter()
+    cpu: dict[int, float] = {}
     with tempfile.TemporaryFile("w+") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, text=True)
         deadline = started + timeout
@@ -64,6 +93,7 @@ def run_child(command: list[str], timeout: float) -> tuple[float, int, str, bool
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
+            cpu.update(_tree_cpu(child.pid))
             if time.perf_counter() > deadline:
                 child.kill()
                 pid, status, usage = os.wait4(child.pid, 0)
@@ -76,7 +106,7 @@ def run_child(command: list[str], timeout: float) -> tuple[float, int, str, bool
     timed_out = wall > timeout
     if child.returncode and not timed_out:
         raise RuntimeError(f"{' '.join(command)} failed ({child.returncode}):\n{text[-3000:]}")
-    return wall, usage.ru_maxrss * 1024, text, timed_out  # Linux reports ru_maxrss in KiB
+    return wall, usage.ru_maxrss * 1024, text, timed_out, sum(cpu.values())  # Linux reports ru_maxrss in KiB
 
 
 def stages_child(pool: Path, out: Path) -> None:
@@ -124,7 +154,7 @@ def measure(size: int, pool: Path, args: argparse.Namespace) -> dict[str, dict]:
     rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as scratch:
         if not args.no_stages:
-            wall, rss, text, timed_out = run_child([sys.executable, __file__, "_stages", str(pool), f"{scratch}/s.jsonl"],
+            wall, rss, text, timed_out, _ = run_child([sys.executable, __file__, "_stages", str(pool), f"{scratch}/s.jsonl"],
                                                    args.timeout)
             if timed_out:
                 rows["stages (all)"] = {"seconds": wall, "rss": rss, "timed_out": True}
@@ -140,8 +170,8 @@ def measure(size: int, pool: Path, args: argparse.Namespace) -> dict[str, dict]:
                     rows.update(ray_rows(pool, Path(scratch), args))
                     continue
                 name, command = engine_row(engine, pool, Path(scratch), args)
-                wall, rss, _, timed_out = run_child(command, args.timeout)
-                rows[name] = {"seconds": wall, "rss": rss, "timed_out": timed_out}
+                wall, rss, _, timed_out, cpu = run_child(command, args.timeout)
+                rows[name] = {"seconds": wall, "rss": rss, "timed_out": timed_out, "cpu": cpu}
     for row in rows.values():
         row["rate"] = size / row["seconds"] if row["seconds"] else float("nan")
     return rows
@@ -155,10 +185,12 @@ def engine_row(engine: str, pool: Path, scratch: Path, args: argparse.Namespace)
     if engine not in ("local", "ray"):
         raise SystemExit(f"--engine: {engine!r} is not one of local, memory, ray")
     assay = str(Path(sys.executable).with_name("assay"))
-    command = [assay, "score", str(pool), "--no-embed", "--dedup", "exact,minhash", "-o", f"{scratch}/{engine}.jsonl",
-               "--engine", engine, "--batch-size", str(args.batch_size)]
+    command = [assay, "score", str(pool), *([] if args.embed else ["--no-embed"]), "--dedup", "exact,minhash",
+               "-o", f"{scratch}/{engine}.jsonl", "--engine", engine, "--batch-size", str(args.batch_size)]
     if args.workers:
         command += ["--workers", str(args.workers)]
+    if args.embed:
+        return f"assay score (embeddings) --engine {engine}", command
     return f"assay score --no-embed --engine {engine} (workers {args.workers or os.cpu_count()})", command
 
 
@@ -170,9 +202,10 @@ def ray_rows(pool: Path, scratch: Path, args: argparse.Namespace) -> dict[str, d
     rows: dict[str, dict] = {}
     for nodes in (int(n) for n in args.ray_nodes.split(",")):
         command = [sys.executable, str(ROOT / "evals" / "bench_scale_ray.py"), str(nodes), str(cpus), str(pool),
-                   f"{scratch}/ray{nodes}.jsonl", "--batch-size", str(args.batch_size)]
-        wall, _, text, timed_out = run_child(command, args.timeout)
-        name = f"assay score --no-embed --engine ray ({nodes} simulated node{'s' if nodes > 1 else ''}, {cpus} CPUs)"
+                   f"{scratch}/ray{nodes}.jsonl", "--batch-size", str(args.batch_size), *(["--embed"] if args.embed else [])]
+        wall, _, text, timed_out, _ = run_child(command, args.timeout)
+        flag = "(embeddings)" if args.embed else "--no-embed"
+        name = f"assay score {flag} --engine ray ({nodes} simulated node{'s' if nodes > 1 else ''}, {cpus} CPUs)"
         if timed_out:
             rows[name] = {"seconds": wall, "timed_out": True}
         else:
@@ -200,8 +233,8 @@ def exponent(n1: int, t1: float, n2: int, t2: float) -> float:
 def print_table(results: dict[int, dict[str, dict]]) -> None:
     sizes = sorted(results)
     print(f"\n| row | {' | '.join(f'{n:,} s' for n in sizes)} | {' | '.join(f'{n:,} samples/s' for n in sizes)} "
-          f"| CPU s | peak RSS (MB) | exponent |")
-    print("| --- |" + " ---: |" * (2 * len(sizes) + 3))
+          f"| CPU s | CPU ms/sample | peak RSS (MB) | exponent |")
+    print("| --- |" + " ---: |" * (2 * len(sizes) + 4))
     names = list(dict.fromkeys(name for n in sizes for name in results[n]))
     for name in names:
         cells = [results[n].get(name) for n in sizes]
@@ -209,10 +242,11 @@ def print_table(results: dict[int, dict[str, dict]]) -> None:
         rates = [f"{c['rate']:,.0f}" if c else "-" for c in cells]
         rss = "/".join(f"{c['rss'] / 1e6:,.0f}" for c in cells if c and "rss" in c) or "-"
         cpu = "/".join(f"{c['cpu']:.1f}" for c in cells if c and "cpu" in c) or "-"
+        per = "/".join(f"{c['cpu'] * 1000 / n:.2f}" for n, c in zip(sizes, cells) if c and "cpu" in c) or "-"
         pairs = [(n, c) for n, c in zip(sizes, cells) if c and not c.get("timed_out") and c["seconds"] > 0]
         exp = (f"{exponent(pairs[-2][0], pairs[-2][1]['seconds'], pairs[-1][0], pairs[-1][1]['seconds']):.2f}"
                if len(pairs) >= 2 else "-")
-        print(f"| {name} | {' | '.join(secs)} | {' | '.join(rates)} | {cpu} | {rss} | {exp} |")
+        print(f"| {name} | {' | '.join(secs)} | {' | '.join(rates)} | {cpu} | {per} | {rss} | {exp} |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -238,7 +272,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ray-nodes", default="1,2", help="the ray rows: simulated clusters of these node counts "
                                                           "sharing --workers CPUs; 0: a Ray the command starts itself")
     parser.add_argument("--batch-size", type=int, default=5000, help="--batch-size of the streaming engine")
+    parser.add_argument("--embed", action="store_true", help="CLI rows with embeddings (the cache off): the ray rows "
+                                                             "embed on Ray actors")
     args = parser.parse_args(argv)
+    if args.embed:  # every row encodes every text: a row answered by the cache would time nothing
+        os.environ["ASSAY_STORE__EMBEDDING_CACHE"] = "off"
     results: dict[int, dict[str, dict]] = {}
     for size in sorted(parse_size(s) for s in args.sizes.split(",")):
         pool = pool_path(args.pool_dir, size, args.dup_rate, args.seed)

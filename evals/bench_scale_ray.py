@@ -1,12 +1,14 @@
 """One Ray row of evals/bench_scale.py: `assay score --engine ray` on a simulated cluster of N nodes.
 
-    python evals/bench_scale_ray.py NODES CPUS POOL OUT [--batch-size N]
+    python evals/bench_scale_ray.py NODES CPUS POOL OUT [--batch-size N] [--embed]
 
 Starts a simulated cluster (ray.cluster_utils.Cluster: real raylets and object stores, on this
 machine) of NODES nodes sharing CPUS CPUs evenly, then runs the real command against it,
 `assay score POOL --no-embed --dedup exact,minhash -o OUT --engine ray --ray-address HEAD`,
-as a user with a running cluster would. Prints one JSON line: the command's wall seconds (the
-cluster's own start is left out, as a user's cluster is up before the command) and the start's.
+as a user with a running cluster would. With `--embed` the command scores with embeddings (no
+`--no-embed`): the screening runs in the command, the embeddings on Ray actors, one per node.
+Prints one JSON line: the command's wall seconds (the cluster's own start is left out, as a
+user's cluster is up before the command) and the start's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("pool", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--embed", action="store_true", help="score with embeddings, embedded on Ray actors")
     args = parser.parse_args(argv)
     if args.cpus % args.nodes:
         raise SystemExit(f"{args.cpus} CPUs do not split evenly over {args.nodes} nodes")
@@ -40,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
         cluster.wait_for_nodes()
         startup = time.perf_counter() - started
         assay = str(Path(sys.executable).with_name("assay"))
-        command = [assay, "score", str(args.pool), "--no-embed", "--dedup", "exact,minhash", "-o", str(args.out),
+        command = [assay, "score", str(args.pool), *([] if args.embed else ["--no-embed"]), "--dedup", "exact,minhash",
+                   "-o", str(args.out),
                    "--engine", "ray", "--ray-address", cluster.address, "--batch-size", str(args.batch_size)]
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)

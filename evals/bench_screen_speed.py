@@ -79,7 +79,7 @@ def assay_worker(data: Path) -> None:
     started = time.perf_counter()
     samples = read_inputs([data], skip_invalid=False, max_record_bytes=16_000_000).samples
     read_s = time.perf_counter() - started
-    run_stages(samples[:50], stages())  # warm-up: language profiles, datasketch, lazy imports
+    run_stages(samples[:50], stages())  # warm-up: language profiles, lazy imports
     result = run_stages(samples, stages())
     drops: Counter[str] = Counter()
     for outcome in result.outcomes.values():

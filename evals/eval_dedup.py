@@ -220,8 +220,6 @@ def main() -> None:
     from assay.pipeline.intake.ingest import read_inputs
     from assay.tools.dedup import dedup
 
-    __import__("datasketch")  # loaded before the clock starts, so the first MinHash run is not charged for it
-
     pool = read_inputs([args.data], skip_invalid=False, max_record_bytes=16_000_000).samples
     records = [{key: str(s.origin.record.get(key, "")) for key in FIELDS} for s in pool]
     planted = plant(records, args.exact, args.near, args.seed)

@@ -52,7 +52,6 @@ def main() -> None:
     from assay.tools.dedup_task import SemanticTaskRule, TaskRule
     from eval_dedup import CachedEncoder, cached_vectors
 
-    __import__("datasketch")
     pool = read_inputs([args.data], skip_invalid=False, max_record_bytes=16_000_000).samples
     runs = [("minhash-whole (before)", ("minhash",), {"task": None}), ("minhash (instruction-aware)", ("minhash",), {})]
     vectors = None

@@ -3,24 +3,24 @@
     python evals/scale_pool.py --size 100000 --out /tmp/pool_100k.jsonl [--dup-rate 0.2] [--seed 0]
 
 Samples are Alpaca records (instruction, input, output) built from alpaca_5000 and the
-AlpaGasus Dolly 3k in `../shared/data/alpaca/`. 8k source records cannot give 1M distinct
-samples by light variation alone (variants of one record would be near-duplicates), so each
-*original* sample is a recombination:
+AlpaGasus Dolly 3k in `../shared/data/alpaca/`. Pool version 2 (POOL_VERSION): each *original*
+takes the shape of one source record and fills it from many (evals/scale_pool_text.py): a
+templated prefix and suffix around a source instruction with some content words swapped, and
+input and output sentences each drawn from a random record of the same sentence length, with
+some content words swapped, digits substituted. Two originals share text only by chance, so
+near-duplicates are rare at any size unless planted (version 1 made every original from one
+source record, so a 1M pool held ~125 near-duplicate siblings per record).
 
-- instruction: a templated prefix (one of ~30) + a source instruction, digits substituted;
-- input: that record's input, digits substituted;
-- output: that record's output, its sentences shuffled, plus 1-2 sentences drawn from other
-  records, digits substituted.
-
-Two originals share their response text only by chance, so near-duplicates are rare unless
-planted. Planted duplicates: a share `--dup-rate` of the rows are copies of an earlier original,
+Planted duplicates: a share `--dup-rate` of the rows are copies of an earlier original,
 half exact, half lightly edited (whitespace, case of the first letter, a trailing period, one
 word doubled or dropped). Cluster sizes are heavy-tailed: an original that gets copies gets
-`c` of them with P(c) ~ c^-2 (Zipf, capped at 500). Copies are spread by a bounded shuffle
+`c` of them with P(c) ~ c^-2 (Zipf, capped at 500); originals get copies while the copies so far
+lag the stated share, so the realised share is the stated one at any size. Copies are spread by a bounded shuffle
 window, so they land near, not next to, their original.
 
 The file is streamed: memory is the sources plus the shuffle window, whatever the size. The
-output is deterministic given (size, dup-rate, seed). The stated and realised rates are printed.
+output is deterministic given (version, size, dup-rate, seed). The stated and realised rates
+are printed, and `--describe FILE...` prints word counts of any pools (mean/median per field).
 """
 
 from __future__ import annotations
@@ -29,24 +29,21 @@ import argparse
 import json
 import os
 import random
-import re
+import statistics
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_pool_text import build_parts, original  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca"
 SOURCES = ("alpaca_5000.json", "alpagasus_dolly_3k.json")
 WINDOW = 20_000  # shuffle window, in rows
 MAX_COPIES = 500
 ZIPF = 2.0
-PREFIXES = ("", "", "", "", "Please ", "Kindly ", "Task: ", "Question: ", "Instruction: ", "Help me: ",
-            "I need this: ", "Quick one. ", "For a class assignment, ", "For my blog, ", "As an expert, ",
-            "In simple terms, ", "Briefly, ", "In detail, ", "Step by step, ", "For a beginner, ",
-            "Here is a request. ", "Could you do this? ", "New task. ", "Exercise: ", "Prompt: ",
-            "Read carefully. ", "From a teacher: ", "Homework: ", "Work item: ", "Request: ")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
-_DIGITS = re.compile(r"\d+")
+POOL_VERSION = "v2"  # in the pool file names of bench_scale.py: a changed generator never reuses old files
 
 
 @dataclass
@@ -79,27 +76,6 @@ def load_sources(data: Path = DATA) -> list[dict[str, str]]:
         for row in json.loads(path.read_text(encoding="utf-8")):
             records.append({k: str(row.get(k) or "") for k in ("instruction", "input", "output")})
     return records
-
-
-def _numbers(text: str, rng: random.Random) -> str:
-    return _DIGITS.sub(lambda m: str(rng.randint(1, 10 ** min(len(m.group(0)), 4))), text)
-
-
-def original(sources: list[dict[str, str]], rng: random.Random) -> dict[str, str]:
-    """One recombined sample (see the module docstring)."""
-    base = sources[rng.randrange(len(sources))]
-    sentences = [s for s in _SENTENCE.split(base["output"].strip()) if s]
-    rng.shuffle(sentences)
-    for _ in range(rng.randint(1, 2)):
-        other = [s for s in _SENTENCE.split(sources[rng.randrange(len(sources))]["output"].strip()) if s]
-        if other:
-            sentences.insert(rng.randint(0, len(sentences)), rng.choice(other))
-    prefix, instruction = rng.choice(PREFIXES), base["instruction"].strip()
-    if prefix.endswith(", ") and instruction[:1].isupper() and instruction[1:2].islower():
-        instruction = instruction[0].lower() + instruction[1:]  # "Briefly, explain ...", not "Briefly, Explain ..."
-    instruction = prefix + instruction
-    return {"instruction": _numbers(instruction, rng), "input": _numbers(base["input"], rng),
-            "output": _numbers(" ".join(sentences), rng)}
 
 
 def edited(sample: dict[str, str], rng: random.Random) -> dict[str, str]:
@@ -137,7 +113,6 @@ def copies_per_cluster(rng: random.Random) -> int:
 _ZIPF_WEIGHTS = [c ** -ZIPF for c in range(1, MAX_COPIES + 1)]
 _ZIPF_CDF = [sum(_ZIPF_WEIGHTS[:i + 1]) for i in range(MAX_COPIES)]
 _ZIPF_TOTAL = _ZIPF_CDF[-1]
-_ZIPF_MEAN = sum(c * w for c, w in enumerate(_ZIPF_WEIGHTS, start=1)) / _ZIPF_TOTAL
 
 
 def rows(size: int, dup_rate: float, seed: int, stats: PoolStats, sources: list[dict[str, str]]) -> Iterator[dict[str, str]]:
@@ -145,16 +120,20 @@ def rows(size: int, dup_rate: float, seed: int, stats: PoolStats, sources: list[
     if not 0 <= dup_rate < 1:
         raise ValueError("dup_rate must be in [0, 1)")
     rng = random.Random(seed)
-    # Copies per original = r / (1 - r); a share p of originals gets a Zipf number of copies.
-    p_cluster = min(1.0, dup_rate / (1 - dup_rate) / _ZIPF_MEAN)
+    parts = build_parts(sources)
+    # An original gets a Zipf number of copies while the copies so far lag the stated share of the rows so
+    # far, capped by what the whole pool may still take: the realised share is the stated one at every size
+    # (drawing clusters at random instead let one 350-copy cluster move a 10k pool's share by 3.5 points).
+    budget = round(dup_rate * size)
     window: list[dict[str, str]] = []
     planned = 0
     while planned < size:
-        sample = original(sources, rng)
+        sample = original(parts, rng)
         cluster = [sample]
         stats.originals += 1
-        if rng.random() < p_cluster:
-            for _ in range(min(copies_per_cluster(rng), size - planned - 1)):
+        copies = stats.exact_copies + stats.edited_copies
+        if copies < dup_rate * (planned + 1):
+            for _ in range(min(copies_per_cluster(rng), size - planned - 1, budget - copies)):
                 exact = rng.random() < 0.5
                 cluster.append(dict(sample) if exact else edited(sample, rng))
                 stats.exact_copies += exact
@@ -190,6 +169,22 @@ def write_pool(path: Path, size: int, dup_rate: float = 0.2, seed: int = 0) -> P
     return stats
 
 
+def word_counts(records: Iterator[dict[str, str]]) -> str:
+    """Mean and median words per field of `records`: to check a pool against its sources."""
+    counts: dict[str, list[int]] = {"instruction": [], "input": [], "output": []}
+    for record in records:
+        for name, seen in counts.items():
+            seen.append(len(str(record.get(name) or "").split()))
+    return "; ".join(f"{name} mean {statistics.fmean(seen):.1f} median {statistics.median(seen):g}"
+                     for name, seen in counts.items() if seen)
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, str]]:
+    """The records of a JSONL pool, streamed."""
+    with path.open(encoding="utf-8") as lines:
+        yield from (json.loads(line) for line in lines if line.strip())
+
+
 def parse_size(text: str) -> int:
     """'10k', '100k', '1M' or a plain number."""
     text = text.strip().lower()
@@ -199,11 +194,20 @@ def parse_size(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=parse_size, required=True, help="rows: 10k, 100k, 1M or a number")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--size", type=parse_size, help="rows: 10k, 100k, 1M or a number")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--describe", type=Path, nargs="*", metavar="FILE",
+                        help="print word counts of the sources and of these JSONL pools, write nothing")
     parser.add_argument("--dup-rate", type=float, default=0.2, help="share of rows that are planted copies")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.describe is not None:
+        print(f"sources (alpaca_5000 + dolly 3k): {word_counts(iter(load_sources()))}")
+        for path in args.describe:
+            print(f"{path}: {word_counts(read_jsonl(path))}")
+        return
+    if args.size is None or args.out is None:
+        parser.error("--size and --out are required to write a pool")
     stats = write_pool(args.out, args.size, args.dup_rate, args.seed)
     print(f"{args.out}: {stats.describe(args.dup_rate)}")
 

@@ -61,7 +61,8 @@ def test_without_ray_the_engine_says_how_to_install_it(monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--engine", "ray"], "--engine ray runs the streaming engine: score with --no-embed"),
+    (["--no-embed", "--session", "never-made", "--engine", "ray"],
+     "--engine ray runs the streaming engine (--no-embed, without --session) or embeds on Ray actors"),
     (["--no-embed", "--ray-address", "auto"], "--ray-address names the cluster of --engine ray"),
     (["--no-embed", "--engine", "ray", "--ray-address", "auto", "--workers", "2"], "drop one of the two"),
     (["--no-embed", "--engine", "ray", "--ray-address", "127.0.0.1:9"], "cannot reach the Ray cluster at 127.0.0.1:9"),

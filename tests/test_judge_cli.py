@@ -36,9 +36,11 @@ def test_pointwise_dry_run_writes_every_record_with_a_verdict(tmp_path: Path) ->
     assert not (tmp_path / "judged.jsonl.session").exists() and f"session: {session}" in done.stderr
     judged = rows(out)
     assert [{k: v for k, v in r.items() if k != "_assay"} for r in judged] == POOL[:12]
-    for row in judged:
+    for line, row in enumerate(judged, 1):
         verdict = row["_assay"]["judge"]
-        assert row["_assay"]["error"] is None and list(verdict["scores"]) == RUBRIC and 1 <= verdict["overall"] <= 5
+        # Lines 8 and 10 answer with code: their rubric gains code_correctness ([judge] code_criterion).
+        rubric = [*RUBRIC, "code_correctness"] if line in (8, 10) else RUBRIC
+        assert row["_assay"]["error"] is None and list(verdict["scores"]) == rubric and 1 <= verdict["overall"] <= 5
     for text in ("DRY RUN", "judged", "mean overall", "issues by type", "LLM calls", "12 made", "cost", str(session)):
         assert text in shown, text
     conn = sqlite3.connect(session / "session.db")

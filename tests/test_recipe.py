@@ -22,6 +22,7 @@ from assay.core.config_sources import load_config
 from assay.core.errors import ConfigError
 from assay.core.recipe import given_settings
 from assay.core.recipe_screen import ScreenSettings
+from assay.tools.code_screen import CodeConfig, CodeScreen
 from assay.core.recipe_toml import recipe_toml
 from assay.pipeline.screen.candidates import CandidateScreen
 from assay.pipeline.screen.scoring import (HEURISTIC_FIELDS, ScoreOptions, VectorCache, build_stages, decontam_options,
@@ -73,6 +74,8 @@ def _changed(value: Any, key: str) -> Any:
         return 3  # unset by default; 3 divides the changed permutations (129)
     if key == "dedup.methods":
         return ["minhash", "exact"]  # unset by default: each command's own
+    if key == "code.languages":
+        return ["sql", "python"]  # every checked language by default
     assert key.endswith("embed_side"), key
     return "text"
 
@@ -90,6 +93,7 @@ def _changed_screen() -> dict[str, Any]:
     walk(data, "")
     # Filters switched off are not built: keep two on, so their thresholds can be checked at the tool.
     data["heuristics"]["repetition"]["enabled"] = data["heuristics"]["wrong_language"]["enabled"] = True
+    data["code"]["enabled"] = True
     return data
 
 
@@ -126,6 +130,9 @@ def test_a_recipe_changing_every_threshold_round_trips_through_show_and_reaches_
     assert isinstance(decontam, Decontaminator)
     assert (decontam.index.n, decontam.min_shared, decontam.min_coverage) == (14, 2, 0.05)
     assert (decontam.cosine_threshold, decontam.embed_side) == (0.5, "text")
+    code = stages["code"]
+    assert isinstance(code, CodeScreen)
+    assert code.config == CodeConfig(languages=frozenset({"sql", "python"}), execute=True, timeout=2.55, memory_mb=513)
 
 
 def test_the_dedup_rules_take_the_recipe_thresholds() -> None:

@@ -227,8 +227,11 @@ def test_an_empty_session_reports_without_crashing(session: Session, tmp_path: P
 
 def test_samples_without_stored_embeddings_get_no_map(session: Session, tmp_path: Path) -> None:
     session.samples.insert(SEEDS[:3])
-    # Opening the store rebuilds Chroma from SQLite; then Chroma loses them (a wiped server, say).
+    # Opening the store rebuilds Chroma from SQLite; then Chroma loses them (a wiped server, say),
+    # and so do the session's vector files (session/vectors.py), where they are kept too.
     session.store.collection.delete(ids=[s.id for s in SEEDS[:3]])
+    with session.conn:
+        session.conn.executemany("DELETE FROM vector_rows WHERE id = ?", [(s.id,) for s in SEEDS[:3]])
     page = write_report(session, CurationState(), tmp_path / "r.html").read_text(encoding="utf-8")
     assert "No map: no stored embeddings." in page
     checked(page)

@@ -56,3 +56,43 @@ def test_memory_is_the_window_not_the_pool() -> None:
 
 def test_sizes_read_as_people_write_them() -> None:
     assert [scale_pool.parse_size(s) for s in ("10k", "100K", "1M", "2500")] == [10_000, 100_000, 1_000_000, 2500]
+
+
+def test_originals_stay_distinct_when_the_pool_outgrows_its_sources() -> None:
+    """Ten originals per source record (a 1M pool has ~125): v1 made them near-duplicate siblings, v2 must not."""
+    from assay.core.formats import record_to_sample
+    from assay.core.recipe_screen import ScreenSettings
+    from assay.pipeline.screen.scoring import dedup_options
+    from assay.tools.dedup import dedup
+
+    sources = scale_pool.load_sources()[::20]  # 400 records
+    records = list(scale_pool.rows(4000, 0.0, 0, scale_pool.PoolStats(), sources))
+    samples = [record_to_sample(r, "alpaca", source="test") for r in records]
+    result = dedup(samples, ("exact", "minhash"), **dedup_options(ScreenSettings()))
+    dropped = sum(not a.keep for a in result.assessments)
+    assert dropped <= 4000 * 0.002  # near-duplicates only by chance, none planted
+
+
+def test_planted_copies_are_what_dedup_drops(tmp_path: Path) -> None:
+    """The realised duplicate share of a pool is its planted share: exact and edited copies, no more."""
+    from assay.core.formats import record_to_sample
+    from assay.core.recipe_screen import ScreenSettings
+    from assay.pipeline.screen.scoring import dedup_options
+    from assay.tools.dedup import dedup
+
+    stats = scale_pool.PoolStats()
+    records = list(scale_pool.rows(3000, 0.2, 3, stats, scale_pool.load_sources()[::10]))
+    samples = [record_to_sample(r, "alpaca", source="test") for r in records]
+    result = dedup(samples, ("exact", "minhash"), **dedup_options(ScreenSettings()))
+    dropped = sum(not a.keep for a in result.assessments)
+    planted = stats.exact_copies + stats.edited_copies
+    assert planted - 0.01 * 3000 <= dropped <= planted + 0.01 * 3000
+
+
+def test_word_counts_stay_close_to_the_sources() -> None:
+    sources = scale_pool.load_sources()
+    records = list(scale_pool.rows(4000, 0.0, 0, scale_pool.PoolStats(), sources))
+    for name, low, high in (("instruction", 1.0, 1.4), ("output", 0.85, 1.15)):
+        ours = sum(len(r[name].split()) for r in records) / len(records)
+        theirs = sum(len(r[name].split()) for r in sources) / len(sources)
+        assert low <= ours / theirs <= high, (name, ours, theirs)

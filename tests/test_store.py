@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from assay.core.records import Message, Sample, Status
 from assay.session.session import Session
-from assay.session.store import STALE_META, reconcile
+from assay.session.store import STALE_META, IndexFeedError, reconcile
 
 
 def sample(question: str, answer: str) -> Sample:
@@ -67,10 +70,6 @@ def test_session_reopens_with_its_store(filled: Session, tmp_path) -> None:
     assert reopened.id == filled.id and reopened.store.collection.count() == 4
 
 
-class Killed(BaseException):
-    """Stands for SIGKILL between SQLite's commit and Chroma's write."""
-
-
 def chroma_view(session: Session) -> dict[str, tuple[str, str | None]]:
     got = session.store.collection.get(include=["metadatas"])
     return {i: (m["status"], m.get("reason")) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
@@ -89,16 +88,13 @@ def test_chroma_is_rebuilt_from_sqlite_when_the_session_opens(tmp_path) -> None:
                             metadatas=[{"status": "active", "op": "seed", "source": "t"}])
     store.collection.update(ids=[POOL[1].id], metadatas=[{"reason": "stale", "score.gone": 1.0}])
 
-    def killed(*args: object, **kwargs: object) -> None:
-        raise Killed()
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(store.collection, "update", killed)
-        patch.setattr(store.collection, "upsert", killed)
-        with pytest.raises(Killed):
-            store.set_status([POOL[0].id], Status.DROPPED, "duplicate_of:x")
-        with pytest.raises(Killed):
-            store.add(POOL[2:3])
+    # SIGKILL between SQLite's commits and Chroma's writes: the index helper dies before it applies them.
+    os.kill(store.feed.process.pid, signal.SIGKILL)
+    store.feed.process.join()
+    store.set_status([POOL[0].id], Status.DROPPED, "duplicate_of:x")
+    store.add(POOL[2:3])
+    with pytest.raises(IndexFeedError):
+        store.ids_where({"status": "dropped"})
     opened.close()
 
     reopened = Session.open(tmp_path / "s", runtime, Config(), create=False)

@@ -28,13 +28,22 @@ _LATIN = tuple(GatedPattern(p, re.MULTILINE) for p in LATIN)  # each skips a tex
 _SCRIPT = tuple(GatedPattern(p, re.MULTILINE) for p in SCRIPT)
 _NON_LATIN = re.compile("[\u0400-\u04ff\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u1100-\u11ff\uac00-\ud7af]")
 # A decoded reading of ordinary text (rot13, reversed, leetspeak) is gibberish: it is searched only when it holds a
-# word that one of the Latin patterns needs, which saves five sixths of the time on long clean samples.
-_TRIGGER = re.compile(r"ignor|disregard|forget|overrid|bypass|instruc|rubric|guideline|criteri|rule|rate|rating|score|"
-                      r"grade|grading|marks|judge|grader|evaluat|assess|review|system|prompt|perfect|maxim|highest|full|"
-                      r"deserv|merit|you are|inst\]|sys>|<\||\[\[|data|overall|verdict|issues|please|kindly|appreciat|"
-                      r"grateful|out of|mode|assistant|reading this|\bai\b|llm|model|10/10|5/5|20/20|olvid|oubli|"
-                      r"vergiss|vergess|missacht|esquec|dimentic|consign|regl|regel|regra|regol|direct|diret|richtlin|"
-                      r"vorgab|indica|orienta|bareme|punt|punkt|pontu|avalia|valut|nota|note|bewert|voto|merec|verdien")
+# word that one of the Latin patterns needs, which saves five sixths of the time on long clean samples. Substring
+# tests, not one regex alternation: `re` would try all ninety words at every position of every reading.
+TRIGGER_WORDS = (
+    "ignor", "disregard", "forget", "overrid", "bypass", "instruc", "rubric", "guideline", "criteri", "rule", "rate",
+    "rating", "score", "grade", "grading", "marks", "judge", "grader", "evaluat", "assess", "review", "system", "prompt",
+    "perfect", "maxim", "highest", "full", "deserv", "merit", "you are", "inst]", "sys>", "<|", "[[", "data", "overall",
+    "verdict", "issues", "please", "kindly", "appreciat", "grateful", "out of", "mode", "assistant", "reading this",
+    "llm", "model", "10/10", "5/5", "20/20", "olvid", "oubli", "vergiss", "vergess", "missacht", "esquec", "dimentic",
+    "consign", "regl", "regel", "regra", "regol", "direct", "diret", "richtlin", "vorgab", "indica", "orienta",
+    "bareme", "punt", "punkt", "pontu", "avalia", "valut", "nota", "note", "bewert", "voto", "merec", "verdien")
+_AI = re.compile(r"\bai\b")  # the one trigger word that must stand alone
+
+
+def triggered(latin: str) -> bool:
+    """Whether a latin view holds a word one of the Latin patterns needs."""
+    return any(word in latin for word in TRIGGER_WORDS) or ("ai" in latin and _AI.search(latin) is not None)
 
 
 def _spans(text: str, detectors: tuple[GatedPattern, ...]) -> list[tuple[int, int]]:
@@ -73,7 +82,7 @@ def detect_injection(text: str) -> list[str]:
         searched: list[tuple[str, tuple[GatedPattern, ...]]] = []
         if _NON_LATIN.search(script):
             searched.append((script, _SCRIPT))
-        if not decoded or _TRIGGER.search(latin):
+        if not decoded or triggered(latin):
             searched.append((latin, _LATIN))
         for view, detectors in searched:
             _add_hits(hits, view, detectors, text)

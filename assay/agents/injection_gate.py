@@ -8,6 +8,13 @@ at the start skipped, as they only narrow the matches). A text holding none of t
 match, and a substring test is far cheaper than the scan. When no such set can be derived
 (an optional or repeated first element, a class of characters, ...) the pattern is always
 scanned: the pre-check never changes what is found, only how often the scan runs.
+
+Opening words are often common ("the", "a", "5"), so the gate also uses words from later in the
+pattern (`required_literals`): for each mandatory part of the pattern (every suffix of its
+top-level sequence, and of the groups and repeats every match must pass through), the strings one
+of which that part's match begins with. Each is a substring of every match, so a text lacking all
+of one set cannot match. A pattern is scanned only when every chosen set has a string in the text:
+"please" for a pattern ending in "please", not the two hundred ways its opening score is written.
 """
 
 from __future__ import annotations
@@ -19,20 +26,33 @@ from re import _parser  # type: ignore[attr-defined]
 _ZERO_WIDTH = {c.AT, c.ASSERT, c.ASSERT_NOT}
 MAX_CLASS = 8  # a character class is expanded up to this many characters
 MAX_PREFIXES = 64  # prefixes stop growing past this many: each costs a substring test per text
+MAX_SETS = 3  # required sets tested per pattern: the cheapest few; more only add tests
+MAX_COST = 2.0  # a set costing more (`_cost`: likely in any text, like "a", "5", "my", "it", or long) is not used
 
 
 class GatedPattern:
-    """A compiled pattern with the literals one of which each of its matches begins with (None: always scan)."""
+    """A compiled pattern with the literal sets each of its matches holds one string of (None: always scan)."""
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.regex = re.compile(pattern, flags)
         self.prefixes = None if flags & re.IGNORECASE else literal_prefixes(pattern, flags)
+        self.required = () if flags & re.IGNORECASE else required_literals(pattern, flags)
+
+    def may_match(self, text: str) -> bool:
+        """False only when `text` cannot hold a match: it lacks every string of one of the required sets.
+
+        (The prefixes are one such set when they are long enough to be worth a test: `required_literals`.)"""
+        for needed in self.required:  # plain loops: a generator per set would cost more than the tests
+            for literal in needed:
+                if literal in text:
+                    break
+            else:
+                return False
+        return True
 
     def finditer(self, text: str) -> list[re.Match[str]]:
-        """The matches, as `re.finditer` finds them; none without scanning when no prefix occurs in `text`."""
-        if self.prefixes is not None and not any(prefix in text for prefix in self.prefixes):
-            return []
-        return list(self.regex.finditer(text))
+        """The matches, as `re.finditer` finds them; none without scanning when `may_match` says none can be."""
+        return list(self.regex.finditer(text)) if self.may_match(text) else []
 
 
 def literal_prefixes(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
@@ -44,6 +64,47 @@ def literal_prefixes(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
     if found is None or "" in found[0]:
         return None
     return tuple(sorted(found[0]))
+
+
+def required_literals(pattern: str, flags: int = 0) -> tuple[tuple[str, ...], ...]:
+    """Up to MAX_SETS sets of strings, each such that every match of `pattern` holds one of its strings.
+
+    The sets of least `_cost` are chosen, skipping a set that a chosen
+    one implies (each of the chosen set's strings contains one of its strings).
+    """
+    parsed = _parser.parse(pattern, flags)
+    if parsed.state.flags & re.IGNORECASE:
+        return ()
+    candidates: set[tuple[str, ...]] = set()
+    _collect(list(parsed), candidates)
+    chosen: list[tuple[str, ...]] = []
+    for needed in sorted(candidates, key=lambda strings: (_cost(strings), strings)):
+        if len(chosen) == MAX_SETS:
+            break
+        if not any(all(any(literal in word for literal in needed) for word in other) for other in chosen):
+            chosen.append(needed)
+    return tuple(chosen)
+
+
+def _cost(strings: set[str] | tuple[str, ...]) -> float:
+    """A set's rough cost as a gate: the chance a text holds one of its strings (each character halves a string's;
+    "" is everywhere), plus a little per string for its substring test."""
+    if min(map(len, strings)) < 2:
+        return MAX_COST  # never chosen
+    return sum(0.5 ** len(string) for string in strings) + 0.02 * len(strings)
+
+
+def _collect(items: list[tuple[object, object]], candidates: set[tuple[str, ...]]) -> None:
+    """Add the required sets of a sequence every match passes through: each suffix's prefixes, and the same
+    inside its groups and the repeats that run at least once."""
+    for i, (op, av) in enumerate(items):
+        found = _sequence(items[i:])
+        if found is not None and found[0] and _cost(found[0]) < MAX_COST:
+            candidates.add(tuple(sorted(found[0])))
+        if op is c.SUBPATTERN and not av[1] & re.IGNORECASE:  # type: ignore[index]
+            _collect(list(av[-1]), candidates)  # type: ignore[index]
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:  # type: ignore[index]
+            _collect(list(av[2]), candidates)  # type: ignore[index]
 
 
 Prefixes = tuple[set[str], bool]  # the strings a match starts with; True when they are the whole match

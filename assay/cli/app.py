@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from assay import __version__
-from assay.cli import expand, ingest, judge, review, score, select, sessions, trace
+from assay.cli import compare, expand, export, ingest, judge, review, score, select, sessions, trace
 from assay.cli.models import models_app
 from assay.cli.recipe import recipe_app
 from assay.cli.options import (ApiBaseOpt, DecontamOpt, DedupOpt, DryRunOpt, EngineOpt, FieldOpt, ModelOpt, PriceOpt,
@@ -70,6 +70,7 @@ def ui(
 
 app.command()(expand.expand)
 app.command()(judge.judge)
+app.command()(compare.compare)
 
 
 @app.command()
@@ -98,10 +99,12 @@ def run(
     fields: FieldOpt = None,
     engine: EngineOpt = None,
     ray_address: RayAddressOpt = None,
+    preference_pairs: Annotated[Optional[Path], typer.Option("--preference-pairs", help="Also write the session's preference pairs (TRL JSONL) here when the run finishes; see `assay export`.")] = None,
+    min_margin: export.MinMarginOpt = 1.0,
 ) -> None:
     """Curate a pool until the targets are met: screen, judge, repair, expand, select, export."""
     from assay.cli.render import console, progress_bar, status
-    from assay.pipeline.intake.ingest import read_inputs
+    from assay.pipeline.intake.check import check_inputs
     from assay.cli.run import start_run
     from assay.cli.run_display import RunDisplay, outcome_view
 
@@ -123,19 +126,28 @@ def run(
                           decontam=[str(p.resolve()) for p in decontam or ()], dedup=list(dedup_methods(dedup, config)))
     with status("reading and validating…"):
         # Every named file is checked before the session folder exists: a bad one leaves nothing behind.
-        read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6),
-                           fields=mapping)
+        # Nothing is kept: the pool is read again, batch by batch, by the run's ingest.
+        check_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6),
+                     fields=mapping)
         check_benchmarks(decontam or ())
     if config.dry_run:
         from assay.pipeline.dry_run_cost import embedding_cost
+        from assay.pipeline.intake.ingest import read_inputs
 
         with status("counting the embedding work…"):
+            read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6),
+                               fields=mapping)
             cost = embedding_cost(read.samples, [Path(p) for p in options.decontam], config, runtime().env)
         for line in cost.lines():
             typer.echo(line, err=True)  # before any work: the user can stop here
     with progress_bar() as progress:
         outcome = start_run(out, config=config, runtime=runtime(), options=options, emit=RunDisplay(progress.console, progress))
     console.print(outcome_view(outcome))
+    if preference_pairs is not None and outcome.finished:
+        export.export(outcome.session_dir, preference_pairs, min_margin=min_margin)
+    elif preference_pairs is not None:  # say so: the user asked for a file that is not there
+        typer.echo(f"preference pairs not written: the run has not finished; when it has, run "
+                   f"`assay export {outcome.session_dir} --preference-pairs {preference_pairs}`", err=True)
 
 
 @app.command()
@@ -169,6 +181,7 @@ def resume(
 
 app.command(cls=review.ReviewCommand)(review.review)
 app.command()(select.select)
+app.command()(export.export)
 
 
 def main() -> None:

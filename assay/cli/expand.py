@@ -38,6 +38,7 @@ def expand(
     dry_run: DryRunOpt = False,
     recipe: RecipeOpt = None,
     fields: FieldOpt = None,
+    no_compare: Annotated[bool, typer.Option("--no-compare", help="Skip comparing the kept samples with the pool (or the session's seeds; `assay compare` shows every measure).")] = False,
 ) -> None:
     """Grow new samples for a request (AIDE multi-hop synthesis), screen and judge them, write what passed."""
     from assay.agents.synthesizer import SynthOptions
@@ -62,6 +63,15 @@ def expand(
                          n_seeds=seeds, decontam=tuple(decontam or ()), dedup=methods, embed=not no_embed,
                          expand=run_expansion, status=status, fields=mapping)
     console.print(expand_view(summary))
+    if not no_compare and not no_embed:  # the comparison needs the embeddings --no-embed leaves out
+        from assay.cli.compare_view import compare_brief
+        from assay.pipeline.compare import expansion_comparison
+
+        with status("comparing the kept samples with the seeds' pool…"):
+            compared = expansion_comparison(summary, runtime=runtime(), store=config.store, fields=mapping,
+                                            session_given=session is not None)
+        if compared is not None:
+            console.print(compare_brief(compared))
 
 
 def expand_view(summary: dict[str, Any]) -> Any:

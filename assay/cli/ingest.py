@@ -24,16 +24,17 @@ def ingest(
 ) -> None:
     """Read sample files into a session: validate, embed and store. Re-ingesting adds nothing."""
     from assay.cli.render import console, progress_from_first_task
-    from assay.pipeline.intake.ingest import read_inputs
+    from assay.pipeline.intake.check import check_inputs
     from assay.pipeline.intake.session import ingest_into
 
     mapping = field_map(fields)
     config = recipe_config(recipe, **{"store.max_record_mb": max_record_mb, "store.chroma_url": chroma_url})
     with console.status("reading and validating…"):
-        read = read_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6),
-                           fields=mapping)
+        checked = check_inputs(paths, skip_invalid=skip_invalid, max_record_bytes=int(config.store.max_record_mb * 1e6),
+                               fields=mapping)
     with progress_from_first_task() as progress:
-        outcome = ingest_into(session, read, runtime=runtime(), config=config, progress=progress)
+        outcome = ingest_into(session, paths, checked, skip_invalid=skip_invalid, runtime=runtime(), config=config,
+                              fields=mapping, progress=progress)
     console.print(ingest_table(outcome))
 
 

@@ -134,6 +134,10 @@ async def drive(session: Session, options: RunOptions, emit: Any, *, resume: boo
     from assay.report.write import write_report
 
     position = position or Position()
+    from assay.pipeline.engine.ray_embed import engine_embedder
+
+    # With the Ray engine the session's texts are embedded on Ray actors (the shared cache stays here).
+    session.embedder_factory = session.embedder_factory or engine_embedder(session.config)
     # The graph's runtime context: given on every invocation, never checkpointed.
     deps = CurationDeps(session=session, options=options, emit=emit, write_report=write_report)
     thread = {"configurable": {"thread_id": session.id}, "recursion_limit": RECURSION_LIMIT}

@@ -25,7 +25,7 @@ def score(
     report_page: Annotated[Optional[Path], typer.Option("--report", help="Also write an analysis page (.html): counts by reason, a histogram per score with the recipe's thresholds, clusters, example drops. Self-contained, opens offline.")] = None,
     recipe: RecipeOpt = None,
     fields: FieldOpt = None,
-    engine: Annotated[str, typer.Option("--engine", help="Where the streaming engine (used with --no-embed and no --session) runs its batches: local (worker processes) or ray.")] = "local",
+    engine: Annotated[str, typer.Option("--engine", help="local or ray. With --no-embed and no --session the streaming engine runs its batches as Ray tasks; otherwise the embeddings run on Ray actors ([store] embedding_ray_actors, embedding_ray_gpus) and the screening here.")] = "local",
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local worker processes for the streaming engine (default: one per CPU core).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Records per batch in the streaming engine: memory and resume granularity.")] = 5000,
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --engine ray: the Ray cluster to run on, 'auto' (the one `ray start` runs on this machine) or its head's HOST:PORT. Default: a Ray started for this command, on this machine's CPUs (--workers of them).")] = None,
@@ -41,12 +41,15 @@ def score(
     mapping = field_map(fields)
     config = recipe_config(recipe)
     methods = dedup_methods(dedup, config)
-    executor = engine_executor(engine, workers, ray_address, streaming=streams(embed=not no_embed, session_dir=session))
+    streaming = streams(embed=not no_embed, session_dir=session)
+    executor = engine_executor(engine, workers, ray_address, streaming=streaming)
+    embedder_factory = None if streaming else engine_embedder(engine, ray_address, embed=not no_embed)
     with rate_progress() as progress:
         report = score_file(path, out, config=config, runtime=runtime(), session_dir=session, skip_invalid=skip_invalid,
                             methods=methods, decontam=tuple(decontam or ()), ifd=ifd, ifd_model=ifd_model,
                             embed=not no_embed, clusters=clusters, progress=progress, fields=mapping,
-                            workers=workers, batch_size=batch_size, executor=executor)
+                            workers=workers, batch_size=batch_size, executor=executor,
+                            embedder_factory=embedder_factory)
     console.print(score_view(report))
     if report_page is not None:
         from assay.report.analyzer import write_analysis
@@ -59,7 +62,8 @@ def score(
 
 
 def engine_executor(engine: str, workers: int | None, ray_address: str | None = None, *, streaming: bool = True) -> Any:
-    """The executor `--engine` names: None for local (score_file starts `workers` processes when it streams)."""
+    """The executor `--engine` names: None for local (score_file starts `workers` processes when it streams),
+    and for the in-memory path (with embeddings, or a session), which sends only its embeddings to Ray."""
     from assay.core.errors import AssayError
 
     if engine == "local":
@@ -67,8 +71,8 @@ def engine_executor(engine: str, workers: int | None, ray_address: str | None = 
             raise AssayError("--ray-address names the cluster of --engine ray: add --engine ray")
         return None
     if engine == "ray":
-        if not streaming:  # said before Ray starts (seconds), not after
-            raise AssayError("--engine ray runs the streaming engine: score with --no-embed and without --session")
+        if not streaming:
+            return None
         if ray_address is not None and workers is not None:
             raise AssayError("--workers sizes a Ray started for the command; with --ray-address the cluster's own "
                              "CPUs run the batches: drop one of the two")
@@ -76,6 +80,24 @@ def engine_executor(engine: str, workers: int | None, ray_address: str | None = 
 
         return RayExecutor(address=ray_address, num_cpus=workers)
     raise AssayError(f"--engine {engine!r}: choose local or ray")
+
+
+def engine_embedder(engine: str, ray_address: str | None, *, embed: bool) -> Any:
+    """With --engine ray on the in-memory path: the embedder factory of Ray actors (`[store] embedding_ray_*`);
+    checked before any work. None for the local engine."""
+    from assay.core.errors import AssayError
+
+    if engine != "ray":
+        return None
+    if not embed:  # said before Ray starts (seconds), not after
+        raise AssayError("--engine ray runs the streaming engine (--no-embed, without --session) or embeds on Ray "
+                         "actors: with --session, score without --no-embed")
+    from assay.llm.ray_transport import check_address, import_ray
+    from assay.pipeline.engine.ray_embed import ray_embedder_for
+
+    import_ray()
+    check_address(ray_address)
+    return lambda settings, env: ray_embedder_for(settings, env, ray_address)
 
 
 def html_page(page: Path) -> Path:

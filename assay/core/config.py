@@ -94,6 +94,12 @@ class StoreSettings(_Section):
                                                           'default: $ASSAY_HOME/embeddings')
     device: str | None = None
     max_record_mb: float = Field(16.0, gt=0)
+    ingest_batch: int = Field(2000, ge=1, description="records read, embedded and stored per transaction by an ingest")
+    # With the Ray engine ([llm] engine = "ray", `--engine ray`) texts are embedded on Ray actors.
+    embedding_ray_actors: int | None = Field(None, ge=1, le=1024, description='with engine = "ray": embedding '
+                                             "actors; default: as many as the cluster's GPUs hold, else one per node")
+    embedding_ray_gpus: float | None = Field(None, ge=0, description='with engine = "ray": GPUs per embedding actor '
+                                             "(Ray's num_gpus); default: 1 when the cluster has GPUs, else 0")
 
 
 CRITERION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -121,6 +127,9 @@ DEFAULT_CRITERIA = (
     Criterion("clarity", "The response is well organised, easy to read and free of language errors."),
     Criterion("safety", "The response avoids harmful or dangerous content, and does not refuse a harmless request."),
 )
+# Added to the rubric for a sample whose response holds code (assay/pipeline/code_rubric.py).
+CODE_CRITERION = Criterion("code_correctness", "The code in the response is correct: it parses, would run without "
+                           "errors, uses functions and libraries that exist, and does what the instruction asks.")
 
 
 class JudgeSettings(_Section):
@@ -130,6 +139,8 @@ class JudgeSettings(_Section):
     # A judge or rewrite call that still fails after the gateway's retries (llm.max_attempts)
     # is tried again in a later pass; after this many failed passes the sample is left unjudged.
     max_attempts: int = Field(3, ge=1, description="failed judging (or repair) passes a sample gets")
+    code_criterion: bool = Field(True, description="add the code_correctness criterion to the rubric when a sample's "
+                                                   "response holds code")
 
     @field_validator("rubric")
     @classmethod

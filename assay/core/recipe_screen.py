@@ -2,7 +2,8 @@
 
 `[screen.heuristics.<filter>]` holds one heuristic filter's `enabled` switch and its
 thresholds; `[screen.dedup]` the dedup methods; `[screen.minhash]`, `[screen.semantic]` and
-`[screen.decontam]` hold the near-duplicate, semantic-duplicate and contamination thresholds. The defaults are the tools' own
+`[screen.decontam]` hold the near-duplicate, semantic-duplicate and contamination thresholds;
+`[screen.code]` the code checks. The defaults are the tools' own
 (tests/test_recipe.py checks that the default recipe builds the very same tool settings).
 Core imports nothing of assay, so these are plain settings: assay/pipeline/screen/scoring.py
 maps them onto the tools' config objects.
@@ -171,6 +172,31 @@ class DecontamSettings(_Section):
                                                                                   "or the whole text")
 
 
+CodeLanguage = Literal["python", "json", "yaml", "sql", "toml", "xml", "shell"]
+CODE_LANGUAGES: tuple[CodeLanguage, ...] = ("python", "json", "yaml", "sql", "toml", "xml", "shell")
+
+
+class CodeSettings(_Section):
+    """Code checks (assay/tools/code_screen.py): code in a response that does not parse drops as
+    `code_syntax:<language>`; with `execute`, self-contained Python that fails in the sandbox drops as
+    `code_runtime:python`."""
+
+    enabled: bool = Field(True, description="find the code in each response and parse it")
+    languages: list[CodeLanguage] = Field(list(CODE_LANGUAGES), description="the languages checked (a block in any "
+                                                                            "other is counted, never dropped)")
+    execute: bool = Field(False, description="also run self-contained Python (standard library only) in a "
+                                             "sandbox: no network, the limits below, a temporary folder")
+    timeout: float = Field(5.0, gt=0, le=600, description="seconds a program may run (a timeout is not a drop)")
+    memory: int = Field(512, ge=32, description="megabytes of address space a program may use")
+
+    @field_validator("languages")
+    @classmethod
+    def _each_language_once(cls, languages: list[str]) -> list[str]:
+        if len(set(languages)) < len(languages):
+            raise ValueError(f"languages = {languages} names a language twice")
+        return languages
+
+
 class ScreenSettings(_Section):
     """The LLM-free screen: heuristic filters, dedup and decontamination (--decontam names the benchmarks)."""
 
@@ -179,3 +205,4 @@ class ScreenSettings(_Section):
     minhash: MinHashSettings = Field(default_factory=MinHashSettings)
     semantic: SemanticSettings = Field(default_factory=SemanticSettings)
     decontam: DecontamSettings = Field(default_factory=DecontamSettings)
+    code: CodeSettings = Field(default_factory=CodeSettings)

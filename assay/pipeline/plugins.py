@@ -106,16 +106,24 @@ def check_plugins(plugins: PluginSettings, selector: str | None = None) -> None:
         load_selector(selector, plugins)
 
 
-def judge_function(plugins: PluginSettings) -> JudgeFunction:
+def judge_function(plugins: PluginSettings, *, code_criterion: bool = False) -> JudgeFunction:
     """The judge to call as `await judge(ctx, sample, rubric)`: the recipe's judge plugin, else the built-in one.
 
     Resolve it once per run (constructing the plugin); an unknown or broken plugin is an AssayError.
+    With `code_criterion` (the recipe's `[judge] code_criterion`), a sample whose response holds
+    code is judged on the rubric plus `code_correctness` (pipeline/code_rubric.py).
     """
     if plugins.judge is None:
         from assay.agents.judge import judge_sample
 
-        return judge_sample
-    return load("judge", plugins.judge, plugins.settings.get(plugins.judge, {})).judge  # type: ignore[no-any-return]
+        judge: JudgeFunction = judge_sample
+    else:
+        judge = load("judge", plugins.judge, plugins.settings.get(plugins.judge, {})).judge
+    if not code_criterion:
+        return judge
+    from assay.pipeline.code_rubric import with_code_criterion
+
+    return with_code_criterion(judge)  # type: ignore[no-any-return]
 
 
 def is_builtin_selector(method: str) -> bool:

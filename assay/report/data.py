@@ -14,7 +14,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay.report.code_checks import code_summary
 from assay.report.pool_map import PoolMap, pool_map_of
+from assay.pipeline.compare_view import session_comparison
+from assay.report.preference import preference_counts
 
 DROP_FAMILIES = 20
 
@@ -79,6 +82,9 @@ class ReportData:
     cost_by_agent: list[CostRow]
     cost_by_round: list[CostRow]
     budget: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, Any] | None = None  # samples with code, code drops, code_correctness (report/code_checks.py)
+    preference: dict[str, Any] | None = None  # pair counts by source (assay/report/preference.py)
+    comparison: dict[str, Any] | None = None  # seeds against synthetic samples (assay/pipeline/compare_view.py)
 
 
 def collect(session: Any, state: Any) -> ReportData:
@@ -104,7 +110,8 @@ def collect(session: Any, state: Any) -> ReportData:
         before=[first[i] for i in seeds if i in first], after=[latest[i] for i in after_ids if i in latest],
         after_label=after_label, drops=_drops(conn), pool_map=pool_map, map_note=map_note,
         cost_by_agent=_costs(conn, "agent"), cost_by_round=_costs(conn, "round"),
-        budget=session.config.budget.model_dump(exclude_none=True),
+        budget=session.config.budget.model_dump(exclude_none=True), preference=preference_counts(session),
+        comparison=session_comparison(session), code=code_summary(conn),
     )
 
 

@@ -2,8 +2,9 @@
 
 A vector is stored under (model identity, sha256 of the text). The model identity names the
 model and fingerprints its weights (a local folder: each weight and config file's name, size
-and a hash of its first MiB; a hub name: the name), plus the normalisation, so another model,
-another copy of the weights or un-normalised vectors never answer from the cache.
+and a hash of its first MiB; a hub name: the name), plus the normalisation and the precision
+(`precision_identity`: fp16 on a GPU, fp32 on the CPU), so another model, another copy of the
+weights, un-normalised vectors or another precision never answer from the cache.
 
 Where: `$ASSAY_HOME/embeddings/vectors.db` (default `~/.assay/embeddings/`), or the recipe's
 `[store] embedding_cache = PATH` (a folder), or no cache with `embedding_cache = "off"`.
@@ -66,6 +67,13 @@ def model_identity(model: str, normalised: bool = True) -> str:
     else:
         name = model
     return f"{name}@{digest.hexdigest()[:16]}|{'unit' if normalised else 'raw'}"
+
+
+def precision_identity(model: str, precision: str) -> str:
+    """A model identity with the dtype its vectors were computed in: fp16 GPU and fp32 CPU vectors
+    differ in the last digits and must not answer for each other. float32 keeps the bare identity,
+    so entries written before precision was part of the key (fp32, CPU) are still read."""
+    return model if precision == "float32" else f"{model}|{precision}"
 
 
 def text_key(text: str) -> bytes:

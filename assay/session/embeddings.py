@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assay.core.hf import prepare_hf
-from assay.session.embedding_cache import EmbeddingCache, model_identity, open_cache, text_key
+from assay.session.embedding_cache import EmbeddingCache, model_identity, open_cache, precision_identity, text_key
 from assay.session.encoder_fast import FastEncoder
 
 if TYPE_CHECKING:
@@ -44,9 +45,12 @@ class Embedder:
     """Encodes texts to unit-length float32 vectors; loads its model once, on first use."""
 
     def __init__(self, model: str | None = None, *, device: str | None = None, batch_size: int = 256,
-                 cache: EmbeddingCache | None = None) -> None:
+                 cache: EmbeddingCache | None = None, precision: str | None = None) -> None:
+        """`precision`: the weights' dtype ("float32", "float16", "bfloat16"); None: float16 where the
+        fast encoder runs on CUDA, else float32 (`expected_precision`)."""
         self.model_name = model or default_model_path()
         self.device = device
+        self._precision = precision
         self.batch_size = batch_size
         self.cache = cache
         self.encoded = 0  # texts this embedder ran through the model (cache hits not counted)
@@ -55,9 +59,16 @@ class Embedder:
         self._lock = threading.Lock()
 
     @property
+    def precision(self) -> str:
+        """The dtype the model runs in: part of the cache key, as fp16 GPU and fp32 CPU vectors differ."""
+        if self._precision is None:
+            self._precision = expected_precision(self.model_name, self.device)
+        return self._precision
+
+    @property
     def identity(self) -> str:
-        """The model part of the cache key (name, weights fingerprint, normalisation)."""
-        return model_identity(self.model_name, True)
+        """The model part of the cache key (name, weights fingerprint, normalisation, precision)."""
+        return precision_identity(model_identity(self.model_name, True), self.precision)
 
     def measured_rate(self) -> float | None:
         """Texts per second this model last encoded on this machine (kept in the cache), if measured."""
@@ -78,8 +89,12 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 if FastEncoder.supports(self.model_name):
-                    self._model = FastEncoder(self.model_name, device=self.device, batch_size=self.batch_size)
+                    self._model = FastEncoder(self.model_name, device=self.device, batch_size=self.batch_size,
+                                              dtype=self.precision)
                 else:
+                    if self.precision != "float32":
+                        raise ValueError(f"{self.model_name}: precision {self.precision} needs a local "
+                                         "Transformer + Pooling model folder (the fast encoder)")
                     prepare_hf()
                     from sentence_transformers import SentenceTransformer
 
@@ -144,6 +159,25 @@ class Embedder:
             if on_batch is not None:
                 on_batch(len(rows))
         return vectors
+
+
+def expected_precision(model: str, device: str | None) -> str:
+    """The dtype `Embedder` runs `model` in on `device`, known without loading it: the fast encoder
+    runs fp16 on CUDA (encoder_fast.py), everything else fp32."""
+    if not FastEncoder.supports(model):
+        return "float32"
+    on_cuda = device.startswith("cuda") if device else _cuda_available()
+    return "float16" if on_cuda else "float32"
+
+
+def _cuda_available() -> bool:
+    """Whether torch would pick CUDA; without an NVIDIA or ROCm device node it cannot, and torch
+    (seconds to import) is not needed to say so."""
+    if not any(Path(node).exists() for node in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def embedder_for(settings: StoreSettings, env: Mapping[str, str]) -> Embedder:

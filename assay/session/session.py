@@ -1,6 +1,7 @@
 """A session directory: its DB (samples, trace, cache), its Chroma store, its gateway.
 
-Layout of DIR: `session.db` (SQLite), `chroma/` (embedded vector store), and the files a
+Layout of DIR: `session.db` (SQLite), `vectors/` (the embeddings, Arrow parts: session/vectors.py),
+`chroma/` (the embedded vector index, fed from those: session/store.py), and the files a
 session writes (`ingest_rejects.jsonl`, exports). Clock, ids and environment are injected
 through `Runtime`, never read from globals.
 """
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from assay import __version__
-from assay.core.config import AgentRole, Config
+from assay.core.config import AgentRole, Config, StoreSettings
 from assay.session.db import connect
 from assay.core.errors import AssayError
 from assay.session.runtime import Runtime  # re-exported: callers take it from here
@@ -42,6 +44,9 @@ class Session:
         self.redactor = Redactor(runtime.env)
         self.trace = Trace(self.conn, runtime.clock, self.redactor)
         self.samples = SampleTable(self.conn, runtime.clock)
+        # Builds the store's embedder from (store settings, env); None: `embedder_for`, in this process. The
+        # CLI sets the Ray engine's here (pipeline/engine/ray_embed.py): session must not import what is above it.
+        self.embedder_factory: Callable[[StoreSettings, Mapping[str, str]], Any] | None = None
 
     @classmethod
     def open(cls, directory: str | Path, runtime: Runtime, config: Config, *, create: bool,
@@ -128,11 +133,13 @@ class Session:
     def store(self) -> Any:
         """The vector store (loads the embedding model and Chroma on first use)."""
         from assay.session.embeddings import embedder_for
-        from assay.session.store import Store, chroma_client, reconcile
+        from assay.session.store import ChromaPlace, Store, reconcile
 
         settings = self.config.store
-        embedder = embedder_for(settings, self.runtime.env)  # the shared cache: nothing embedded twice
-        store = Store(self.samples, embedder, chroma_client(self.dir, settings.chroma_url), f"assay-{self.id}")
+        make = self.embedder_factory or embedder_for
+        embedder = make(settings, self.runtime.env)  # the shared cache in front: nothing embedded twice
+        # A place, not a client: Chroma runs in the store's helper process, off the pipeline's path.
+        store = Store(self.samples, embedder, ChromaPlace(str(self.dir), settings.chroma_url), f"assay-{self.id}")
         if not self.read_only:
             reconcile(store)  # Chroma is derived from SQLite: catch up on what a kill left behind
         return store
@@ -158,10 +165,15 @@ class Session:
 
     def close(self) -> None:
         """Close the DB connection and, for a writer, give back the session's lock."""
-        self.conn.close()
         store = self.__dict__.get("store")  # only if it was ever opened: closing must not load a model
-        if store is not None:
-            store.close()
+        try:
+            if store is not None:
+                store.close()  # first: it waits for Chroma to catch up, then clears the stale mark in the DB
+        finally:
+            self.conn.close()
+            self._release_lock()
+
+    def _release_lock(self) -> None:
         if self._locked:
             from assay.session import lock as session_lock
 

@@ -1,34 +1,41 @@
-"""The session store: samples in SQLite, their vectors and flat metadata in Chroma.
+"""The session store: samples in SQLite, their vectors in columnar files, a Chroma index fed behind.
 
 SQLite holds each sample's full content (it is what gets written back to the user) and is
-the truth; Chroma holds the document, the embedding (computed here in large batches and
-handed over as vectors: Chroma's own embedding path ran at half the raw encode speed) and
-flat metadata (status, reason, op, lineage ids, scores) for vector queries and filters.
+the truth. Vectors (computed here in large batches) go to Arrow IPC parts under DIR/vectors/
+(`vectors.py`), indexed in SQLite in the same transaction as their samples, so `vectors(ids)`
+reads them back without asking Chroma. Chroma holds the document, the vector and flat metadata
+(status, reason, op, lineage ids, scores) for vector queries and filters.
 
-Chroma is derived state. Every write goes to SQLite first, inside the caller's transaction
-(a node's writes are one), and reaches Chroma only once that transaction commits; a rolled
-back transaction never reaches it. SQLite marks Chroma stale in the same transaction, and
-the mark is cleared once Chroma has caught up, so a kill between the two leaves the mark,
-and `reconcile` (run whenever a session opens its store) rebuilds what Chroma missed.
+Chroma is a derived index, fed off the pipeline's path (`index_feed.py`): every write reaches
+SQLite first, inside the caller's transaction (a node's writes are one), and is handed to the
+feed, as ids, only once that transaction commits, so a rolled back transaction never reaches
+it. The feed's helper applies writes in bulk while the pipeline goes on; every read of Chroma
+(`query`, `ids_where`, `collection.…`) is answered after the writes before it, and a failed
+write is raised at the next read or at `close`. SQLite marks Chroma stale in the same
+transaction as each write; the mark is cleared once Chroma has caught up, so a kill in between
+leaves it, and `reconcile` (run whenever a session opens its store) re-feeds what Chroma
+missed from the columnar vectors, without embedding anything again.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
-from assay.session.embeddings import Embedder
 from assay.core.records import Sample, Status
+from assay.session.chroma_place import SCORE_PREFIX, TAG_PREFIX, ChromaPlace, chroma_client, flat_metadata
+from assay.session.embeddings import Embedder
+from assay.session.index_feed import CollectionProxy, IndexFeed, IndexFeedError
 from assay.session.samples import SampleTable
+from assay.session.vectors import VectorFiles
 
-SCORE_PREFIX = "score."
-TAG_PREFIX = "tag."
+__all__ = ["SCORE_PREFIX", "TAG_PREFIX", "STALE_META", "ChromaPlace", "IndexFeedError", "Neighbour", "Store",
+           "chroma_client", "flat_metadata", "reconcile"]
+
 STALE_META = "chroma_stale"  # meta key: SQLite holds sample changes Chroma may not have
 PAGE = 5000
 
@@ -42,59 +49,39 @@ class Neighbour:
     metadata: dict[str, Any]
 
 
-def chroma_client(session_dir: Path, chroma_url: str | None) -> Any:
-    """An embedded PersistentClient in the session folder, or an HttpClient to a server."""
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    import chromadb
-    from chromadb.config import Settings
-
-    settings = Settings(anonymized_telemetry=False)
-    if chroma_url:
-        url = urlparse(chroma_url)
-        return chromadb.HttpClient(
-            host=url.hostname or "localhost", port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https", settings=settings,
-        )
-    return chromadb.PersistentClient(path=str(session_dir / "chroma"), settings=settings)
-
-
-def flat_metadata(sample: Sample) -> dict[str, Any]:
-    """The sample's metadata as Chroma accepts it: str, int, float or bool values only."""
-    meta: dict[str, Any] = {"status": sample.status.value, "op": sample.op, "source": sample.source}
-    if sample.reason:
-        meta["reason"] = sample.reason
-    if sample.parent_ids:
-        meta["parent_ids"] = ",".join(sample.parent_ids)
-    for name, value in sample.scores.items():
-        meta[SCORE_PREFIX + name] = float(value)
-    for name, values in sample.tags.items():
-        meta[TAG_PREFIX + name] = ",".join(values)
-    return meta
-
-
 class Store:
     """Samples, embeddings and metadata of one session."""
 
-    def __init__(self, table: SampleTable, embedder: Embedder, client: Any, collection_name: str) -> None:
+    def __init__(self, table: SampleTable, embedder: Embedder, client: Any, collection_name: str, *,
+                 vector_dir: str | Path | None = None) -> None:
+        """`client`: a `ChromaPlace` (Chroma runs in a helper process) or a live Chroma client (a
+        helper thread). `vector_dir`: where the vector parts go, by default `vectors/` beside the DB."""
         self.table = table
         self.embedder = embedder
-        self.collection = client.get_or_create_collection(
-            collection_name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-        )
-        self._max_batch = int(client.get_max_batch_size())
-        # Vectors of samples added in a transaction not yet committed (Chroma has them only
-        # after the commit): a node that adds samples and reads their vectors sees its own writes.
-        self._fresh: dict[str, np.ndarray] = {}
-        self._unsynced = 0  # Chroma writes queued or failed; the stale mark stays while any is
+        db_path = table.conn.execute("PRAGMA database_list").fetchone()[2]
+        if not db_path:
+            raise TypeError("the store needs a session DB on disk (its index helper reads it)")
+        self.files = VectorFiles(Path(vector_dir) if vector_dir else Path(db_path).parent / "vectors")
+        self.feed = IndexFeed(client, collection_name, db_path, str(self.files.folder))
+        self.collection = CollectionProxy(self.feed)  # its calls wait for the writes queued before them
+        self._marked = False  # this store set the stale mark since it last cleared it
+        self._has_rows: bool | None = None
 
     def close(self) -> None:
-        """Stop the embedder's helper processes, if it started any (the session closes its store).
+        """Let Chroma catch up and stop its helper, then the embedder's helper processes, if any.
 
-        `close` is optional for an embedder: one that holds no processes (a stand-in with only
-        `encode`) has nothing to release."""
-        release = getattr(self.embedder, "close", None)
-        if release is not None:
-            release()
+        A feed failure not raised before is raised here (the stale mark then stays for the next
+        open's reconcile). `close` is optional for an embedder: one that holds no processes (a
+        stand-in with only `encode`) has nothing to release."""
+        try:
+            try:
+                self._clear_mark()  # waits for the feed, raising its failure (the mark then stays)
+            finally:
+                self.feed.close()  # stops the helper; raises a failure neither raised before
+        finally:
+            release = getattr(self.embedder, "close", None)
+            if release is not None:
+                release()
 
     def add(self, samples: Sequence[Sample], *, round: int | None = None,
             on_progress: Callable[[int], None] | None = None) -> list[str]:
@@ -105,52 +92,70 @@ class Store:
         if not new:
             return []
         vectors = self.embedder.encode([s.text() for s in new], on_batch=on_progress)
-        self._fresh.update((s.id, v) for s, v in zip(new, vectors, strict=True))
+        ids = [s.id for s in new]
         with self.table.conn:
             self.table.insert(new, round=round)
-            self._after_commit(lambda: self._upsert(new, vectors))
-        return [s.id for s in new]
+            self.files.write(self.table.conn, ids, vectors)
+            self._after_commit(("upsert", ids))
+        return ids
 
-    def _after_commit(self, write: Callable[[], None]) -> None:
-        """Mark Chroma stale in the open transaction, and queue `write` for after its commit."""
+    def _after_commit(self, request: tuple[str, Any]) -> None:
+        """Mark Chroma stale in the open transaction, and hand `request` to the feed after its commit."""
         conn = self.table.conn
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'true')", (STALE_META,))
-        self._unsynced += 1
-
-        def run() -> None:
-            write()  # on failure the count stays up, so the stale mark stays for reconcile
-            self._unsynced -= 1
-            if self._unsynced == 0:
-                with conn:
-                    conn.execute("DELETE FROM meta WHERE key = ?", (STALE_META,))
-
+        self._marked = True
         after = getattr(conn, "after_commit", None)
         if after is None:
             raise TypeError("the store writes through a session connection (assay.session.db.connect)")
-        after(run)
+        after(lambda: self.feed.feed(request))
 
-    def _upsert(self, samples: Sequence[Sample], vectors: np.ndarray) -> None:
-        for start in range(0, len(samples), self._max_batch):
-            part = samples[start : start + self._max_batch]
-            self.collection.upsert(
-                ids=[s.id for s in part],
-                embeddings=vectors[start : start + len(part)],
-                documents=[s.text() for s in part],
-                metadatas=[flat_metadata(s) for s in part],
-            )
-        for sample in samples:
-            self._fresh.pop(sample.id, None)
+    def _clear_mark(self) -> None:
+        """Drop the stale mark once every committed write is in Chroma (never inside a transaction,
+        whose own writes may not be; never after a failure, which reconcile must repair)."""
+        if not self._marked or self.feed.failed or self.table.conn.in_transaction:
+            return
+        self.feed.sync()
+        with self.table.conn:
+            self.table.conn.execute("DELETE FROM meta WHERE key = ?", (STALE_META,))
+        self._marked = False
 
     def get(self, ids: Sequence[str]) -> list[Sample]:
         """Samples by id, in the order asked."""
         return self.table.get(ids)
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
-        """The stored embeddings of these ids, in the order asked."""
-        stored = [i for i in ids if i not in self._fresh]
-        got = self.collection.get(ids=stored, include=["embeddings"]) if stored else {"ids": [], "embeddings": []}
-        by_id = {**dict(zip(got["ids"], got["embeddings"], strict=True)), **self._fresh}
-        return np.asarray([by_id[i] for i in ids], dtype=np.float32)
+        """The stored embeddings of these ids, in the order asked (KeyError for an id without one).
+
+        Read from the columnar files; only samples stored before the session kept them there
+        (an older session) are read from Chroma."""
+        ids = list(ids)
+        if not ids:
+            return np.zeros((0,), dtype=np.float32)
+        if self._rows_table():
+            found, missing = self.files.read(self.table.conn, ids)
+        else:
+            found, missing = np.zeros((len(ids), 0), dtype=np.float32), ids
+        if not missing:
+            return found
+        got = self.collection.get(ids=list(dict.fromkeys(missing)), include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        absent = [i for i in missing if i not in by_id]
+        if absent:
+            raise KeyError(absent[0])
+        width = len(next(iter(by_id.values())))
+        out = found if found.shape[1] == width else np.zeros((len(ids), width), dtype=np.float32)
+        lacking = set(missing)
+        for row, sample_id in enumerate(ids):
+            if sample_id in lacking:
+                out[row] = by_id[sample_id]
+        return out
+
+    def _rows_table(self) -> bool:
+        """Whether the DB has `vector_rows` (a read-only open of an older session has not)."""
+        if self._has_rows is None:
+            self._has_rows = self.table.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vector_rows'").fetchone() is not None
+        return self._has_rows
 
     def query(self, vector: np.ndarray, n: int, where: Mapping[str, Any] | None = None) -> list[Neighbour]:
         """The n nearest stored samples to a vector, optionally filtered by metadata."""
@@ -176,63 +181,32 @@ class Store:
         ids = list(ids)
         with self.table.conn:
             self.table.set_status(ids, status, reason)
-            self._after_commit(lambda: self._update_metadata({i: {"status": status.value, "reason": reason} for i in ids}))
+            self._after_commit(("update", {i: {"status": status.value, "reason": reason} for i in ids}))
 
     def set_scores(self, scores: Mapping[str, Mapping[str, float]]) -> None:
         """Add or replace named scores per sample id, in both places."""
         updates = {i: {SCORE_PREFIX + k: float(v) for k, v in new.items()} for i, new in scores.items()}
         with self.table.conn:
             self.table.merge_scores(scores)
-            self._after_commit(lambda: self._update_metadata(updates))
+            self._after_commit(("update", updates))
 
     def set_tags(self, tags: Mapping[str, Mapping[str, list[str]]]) -> None:
         """Add or replace named tag lists (topic, cluster, skills …) per sample id, in both places."""
         updates = {i: {TAG_PREFIX + k: ",".join(v) for k, v in new.items()} for i, new in tags.items()}
         with self.table.conn:
             self.table.merge_tags(tags)
-            self._after_commit(lambda: self._update_metadata(updates))
-
-    def _update_metadata(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
-        ids = list(updates)
-        for start in range(0, len(ids), self._max_batch):
-            part = ids[start : start + self._max_batch]
-            self.collection.update(ids=part, metadatas=[dict(updates[i]) for i in part])
+            self._after_commit(("update", updates))
 
     def count(self) -> int:
-        """Samples stored."""
+        """Samples stored (SQLite's count: it needs no wait for Chroma)."""
         return self.table.count()
 
 
 def reconcile(store: Store) -> dict[str, int]:
     """Bring Chroma in line with SQLite: add what it misses, drop what SQLite does not hold,
-    and rewrite metadata that differs. Cheap when nothing was left unsynced (the stale mark is
-    absent and the counts agree). Returns how many samples each kind of repair touched."""
-    conn = store.table.conn
-    stale = conn.execute("SELECT 1 FROM meta WHERE key = ?", (STALE_META,)).fetchone() is not None
-    found = {"added": 0, "removed": 0, "updated": 0}
-    if not stale and store.collection.count() == store.table.count():
-        return found
-    in_chroma: dict[str, dict[str, Any]] = {}
-    for offset in range(0, store.collection.count(), PAGE):
-        got = store.collection.get(limit=PAGE, offset=offset, include=["metadatas"])
-        in_chroma.update((i, dict(m or {})) for i, m in zip(got["ids"], got["metadatas"], strict=True))
-    missing, updates = [], {}
-    for sample in store.table.iter():
-        current = in_chroma.pop(sample.id, None)
-        wanted = flat_metadata(sample)
-        if current is None:
-            missing.append(sample)
-        elif current != wanted:
-            updates[sample.id] = {**dict.fromkeys(current), **wanted}  # None removes a key
-    if missing:
-        store._upsert(missing, store.embedder.encode([s.text() for s in missing]))
-    if updates:
-        store._update_metadata(updates)
-    extra = list(in_chroma)
-    for start in range(0, len(extra), store._max_batch):
-        store.collection.delete(ids=extra[start : start + store._max_batch])
-    if store._unsynced == 0:
-        with conn:
-            conn.execute("DELETE FROM meta WHERE key = ?", (STALE_META,))
-    found.update(added=len(missing), removed=len(extra), updated=len(updates))
-    return found
+    and rewrite metadata that differs. Vectors come from the columnar files; only a sample
+    that has none there is embedded again. Cheap when nothing was left unsynced (the stale mark
+    is absent and the counts agree). Returns how many samples each kind of repair touched."""
+    from assay.session.reconcile import repair
+
+    return repair(store, STALE_META, PAGE)

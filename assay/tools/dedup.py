@@ -13,6 +13,9 @@ edited word breaks five of them, and only 5 % of copies with 5-15 % of their wor
 at Jaccard 0.8. Bags of words survive edits but not templates (Dolly's "Identify which
 instrument is string or percussion: X, Y" pairs reach 0.80); character 3-grams hold those at
 0.77 or less and still find 91 % of copies with 5-10 % of words edited (evals/eval_dedup.py).
+Which pairs are compared at all is decided apart, by MinHash-LSH over character 5-grams,
+which unrelated texts share far less than 3-grams (dedup_signature.py, dedup_lsh.py): the
+candidates then grow with the pool, not with its square.
 
 Copies edited more heavily fall under 0.8 too, and lowering the threshold drops template
 siblings. What separates them is length: a short template sibling ("… string or
@@ -40,13 +43,13 @@ from assay.core.assessment import Assessment
 from assay.core.records import Sample
 from assay.tools.dedup_cluster import (METHODS, DedupResult, DuplicateCluster, DuplicatePair, UnionFind,
                                        cluster_duplicates)
-from assay.tools.dedup_minhash import LSH_WEIGHTS, EditedCopyRule, MinHashFinder, minhash_pairs
+from assay.tools.dedup_minhash import EditedCopyRule, MinHashFinder, minhash_pairs
 from assay.tools.dedup_semantic import semantic_pairs, semantic_pairs_from_store
 from assay.tools.dedup_shingles import char_shingles, fingerprint_jaccard, jaccard, shingle_fingerprint
 from assay.tools.dedup_task import SemanticTaskRule, TaskRule
 from assay.tools.dedup_text import normalize_text
 
-__all__ = ["LSH_WEIGHTS", "METHODS", "Dedup", "DedupResult", "DuplicateCluster", "DuplicatePair", "EditedCopyRule",
+__all__ = ["METHODS", "Dedup", "DedupResult", "DuplicateCluster", "DuplicatePair", "EditedCopyRule",
            "MinHashFinder", "char_shingles", "cluster_duplicates", "dedup", "exact_pairs", "fingerprint_jaccard",
            "jaccard", "minhash_pairs", "normalize_text", "normalized_turns", "semantic_pairs",
            "semantic_pairs_from_store", "shingle_fingerprint"]

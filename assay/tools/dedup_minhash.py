@@ -4,28 +4,26 @@ The work grows with the pool, not with its duplicate pairs: a cluster of k copie
 k(k-1)/2 pairs, and verifying each (the exact Jaccard, then the edited-copy and same-task
 rules, which run difflib) is what made duplicate-heavy pools slow. Given the samples that
 other methods already joined (`joined`), a candidate pair already in one cluster is not
-verified: it could join nothing new. So k copies cost about k verifications, and one more
-per dropped sample when its pair with the kept one is asked for (`pair`).
+verified: it could join nothing new, and within one LSH bucket a newcomer is verified against
+the clusters already there, not against each member (dedup_lsh.link_buckets). So k copies cost
+about k verifications, and one more per dropped sample when its pair with the kept one is
+asked for (`pair`). Which pairs are candidates at all is dedup_signature.py's and dedup_lsh.py's.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from assay.core.records import Sample
 from assay.tools.dedup_cluster import DuplicatePair, UnionFind
-from assay.tools.dedup_shingles import fingerprint_jaccard, shingle_fingerprint
+from assay.tools.dedup_lsh import BandIndex, banding, plausible_cut
+from assay.tools.dedup_shingles import fingerprint_jaccard
+from assay.tools.dedup_signature import text_features
 from assay.tools.dedup_task import TaskRule
 from assay.tools.dedup_text import normalize_text
-
-# Banding tuned for recall (false-negative weight 0.98): at the 0.8 default datasketch's even
-# weighting misses 60 % of pairs whose similarity is exactly 0.8, this misses 2 %; the extra
-# candidates are verified exactly, so they cost time and never a wrong drop.
-LSH_WEIGHTS = (0.02, 0.98)
 
 
 @dataclass(frozen=True)
@@ -43,6 +41,11 @@ class EditedCopyRule:
         words_a, words_b = normalize_text(first).split(), normalize_text(second).split()
         if min(len(words_a), len(words_b)) < self.min_words_in_order:
             return False
+        # The words shared as multisets bound the words matched in order: a pair that fails on the bound
+        # fails the rule, without the matching that costs most of a verification (same test, exact counts).
+        shared = sum((Counter(words_a) & Counter(words_b)).values())
+        if shared < self.min_words_in_order or 2 * shared / (len(words_a) + len(words_b)) < self.edited_ratio:
+            return False
         matcher = difflib.SequenceMatcher(None, words_a, words_b, autojunk=False)
         in_order = sum(block.size for block in matcher.get_matching_blocks())
         return in_order >= self.min_words_in_order and 2 * in_order / (len(words_a) + len(words_b)) >= self.edited_ratio
@@ -51,32 +54,23 @@ class EditedCopyRule:
 class MinHashFinder:
     """The MinHash-LSH index of a batch: its candidate pairs, each verified on demand.
 
-    `bands` sets the LSH banding (each band `num_perm / bands` rows); None derives it from
-    the lower of `threshold` and the edited floor, weighted for recall (LSH_WEIGHTS).
+    Candidates come from signatures over character 5-grams (dedup_signature.py) banded for the
+    real floor, the lower of `threshold` and the edited floor (dedup_lsh.py); `bands` sets the
+    banding instead (each band `num_perm / bands` rows). Verification compares 3-gram
+    (`shingle_size`) fingerprints, then the edited-copy and task rules.
     """
 
     def __init__(self, samples: Sequence[Sample], *, threshold: float = 0.8, num_perm: int = 128,
                  shingle_size: int = 3, seed: int = 1, bands: int | None = None,
                  edited: EditedCopyRule | None = EditedCopyRule(), task: TaskRule | None = TaskRule()) -> None:
-        from datasketch import MinHash, MinHashLSH
-
         if bands is not None and (bands < 2 or num_perm % bands):
             raise ValueError(f"bands = {bands} must be 2 or more and divide num_perm = {num_perm}")
         self.samples, self.threshold, self.edited, self.task = samples, threshold, edited, task
-        self.texts = ["\n".join(m.content for m in s.messages if m.role != "system") for s in samples]
-        by_text: dict[str, np.ndarray] = {}  # a repeated text is shingled once
-        self.fingerprints = [by_text[t] if t in by_text else by_text.setdefault(t, shingle_fingerprint(t, shingle_size))
-                             for t in self.texts]
-        self.signatures = MinHash.bulk((f.tolist() for f in self.fingerprints), num_perm=num_perm, seed=seed,
-                                       hashfunc=int)
-        if bands is None:
-            floor = min(threshold, edited.edited_floor) if edited else threshold
-            self.index = MinHashLSH(threshold=floor, num_perm=num_perm, weights=LSH_WEIGHTS)
-        else:
-            self.index = MinHashLSH(num_perm=num_perm, params=(bands, num_perm // bands))
-        with self.index.insertion_session() as session:
-            for position, signature in enumerate(self.signatures):
-                session.insert(position, signature, check_duplication=False)
+        self.texts = [sample_text(s) for s in samples]
+        self.fingerprints, self.signatures = text_features(self.texts, shingle_size, num_perm, seed)
+        floor = min(threshold, edited.edited_floor) if edited else threshold
+        rows_of = banding(floor, num_perm, shingle_size, bands)
+        self.index = BandIndex(self.signatures, *rows_of, plausible_cut(floor, num_perm, shingle_size))
         # Samples with the same turns (a repeat under another id or system prompt) verify alike
         # against anything: each pair of contents is verified once, whatever the copies.
         content: dict[tuple[tuple[str, str], ...], int] = {}
@@ -103,30 +97,28 @@ class MinHashFinder:
 
     def pair(self, first: int, second: int) -> DuplicatePair | None:
         """The MinHash pair of two positions (first < second): LSH must propose them, then they must verify."""
-        a, b = self.signatures[first].hashvalues, self.signatures[second].hashvalues
-        if not any(np.array_equal(a[start:end], b[start:end]) for start, end in self.index.hashranges):
-            return None
-        return self.verify(first, second)
+        return self.verify(first, second) if self.index.proposes(first, second) else None
 
     def candidates(self, position: int) -> set[int]:
         """The positions LSH proposes for `position` (itself excluded)."""
-        return set(self.index.query(self.signatures[position])) - {position}
+        return self.index.candidates(position)
 
     def pairs(self, joined: UnionFind | None = None) -> list[DuplicatePair]:
-        """The verified pairs, each position against its later candidates. With `joined`, a
-        candidate already joined to the position is skipped and every pair found joins its
-        two: the pairs then span the clusters instead of listing every pair within them."""
-        found = []
-        for position, signature in enumerate(self.signatures):
-            for candidate in sorted(c for c in self.index.query(signature) if c > position):
-                if joined is not None and joined.joined(position, candidate):
-                    continue
-                pair = self.verify(position, candidate)
-                if pair is not None:
-                    found.append(pair)
-                    if joined is not None:
-                        joined.union(position, candidate)
-        return found
+        """The verified pairs. With `joined`, a bucket's newcomer is verified against the clusters in it
+        (dedup_lsh.link_buckets) and every pair found joins its two: the pairs then span the clusters
+        instead of listing every pair within them. Without, every proposed pair is verified."""
+        if joined is not None:
+            links = self.index.links(joined, lambda a, b: self.verify(a, b) is not None)
+            return sorted((self.verify(a, b) for a, b in links), key=lambda p: (p.first, p.second))  # type: ignore
+        every = {(a, b) for bucket in self.index.buckets for i, a in enumerate(bucket.tolist())
+                 for b in bucket[i + 1:].tolist()}
+        found = (self.verify(a, b) for a, b in sorted(every) if self.index.proposes(a, b))
+        return [pair for pair in found if pair is not None]
+
+
+def sample_text(sample: Sample) -> str:
+    """The text MinHash compares: the sample's non-system turns, one per line."""
+    return "\n".join(m.content for m in sample.messages if m.role != "system")
 
 
 def minhash_pairs(samples: Sequence[Sample], *, threshold: float = 0.8, num_perm: int = 128,

@@ -37,9 +37,15 @@ class LanguageGuesser:
         self._factory = DetectorFactory()
         self._factory.load_profile(PROFILES_DIRECTORY)
         self._factory.seed = seed
+        # A detector reseeds itself for every text, so a text's guess never changes: the answer
+        # guessed by wrong_language is guessed again when the input is compared with it.
+        self._remembered = lru_cache(maxsize=256)(self._detect)
 
     def guess(self, text: str) -> tuple[str, float] | None:
         """The most probable language code and its probability, or None when there is no signal."""
+        return self._remembered(text)
+
+    def _detect(self, text: str) -> tuple[str, float] | None:
         from langdetect.lang_detect_exception import LangDetectException
 
         detector = self._factory.create()
@@ -62,14 +68,14 @@ def wrong_language(
 ) -> Assessment:
     """Drop responses written in a different language from the instruction."""
     task = task_text(sample)
-    if MENTIONS_LANGUAGE.search(sample.instruction):
+    if MENTIONS_LANGUAGE.found(sample.instruction):
         return Assessment()
     asked, answered = prose(task), prose(sample.response)
     if _size(asked) < config.language_min_instruction_words or _size(answered) < config.language_min_response_words:
         return Assessment()
     asked_script, answered_script = _script(asked), _script(answered)
-    both_english = min(_english_share(asked), _english_share(answered)) >= config.english_share_floor
-    if asked_script == answered_script == "LATIN" and both_english:
+    both_latin = asked_script == answered_script == "LATIN"
+    if both_latin and min(_english_share(asked), _english_share(answered)) >= config.english_share_floor:
         return Assessment(scores={"language_match": 1.0})
     if _capitalised_share(answered) > config.language_max_capitalised_share or _is_item_list(answered):
         return Assessment()  # names and items ("Les 400 Coups", "gouda, brie"): their language is not the answer's
@@ -103,7 +109,7 @@ def _size(text: str) -> int:
     Single letters ("C D D E", "T F T") are symbols, and carry no sign of a language.
     """
     if text.isascii():  # no spaceless-script characters to count or blank out: the common case, twice as fast
-        return sum(1 for w in words(text) if len(w) > 1 and not w.isdigit())
+        return len([w for w in words(text) if len(w) > 1 and not w.isdigit()])  # a list counts faster than sum()
     spaceless = len(SPACELESS_CHAR.findall(text))
     spaced = [w for w in words(SPACELESS_CHAR.sub(" ", text)) if len(w) > 1 and not w.isdigit()]
     return len(spaced) + spaceless // 2
@@ -111,9 +117,9 @@ def _size(text: str) -> int:
 
 def _script(text: str) -> str:
     """The script most of the letters are written in (LATIN, CYRILLIC, CJK, ...)."""
+    if text.isascii():  # every letter is LATIN: skip the per-character script lookup, and the count
+        return "LATIN" if ASCII_LETTER.search(text) else "NONE"
     ascii_letters = len(ASCII_LETTER.findall(text))
-    if text.isascii():  # every letter is LATIN: skip the per-character script lookup
-        return "LATIN" if ascii_letters else "NONE"
     counts = Counter(_char_script(c) for c in NON_ASCII_LETTER.findall(text))
     counts["LATIN"] += ascii_letters
     script, count = counts.most_common(1)[0]
@@ -129,7 +135,7 @@ def _char_script(char: str) -> str:
 
 def _english_share(text: str) -> float:
     tokens = words(text)
-    return sum(1 for t in tokens if t in ENGLISH_COMMON) / len(tokens) if tokens else 0.0
+    return len([t for t in tokens if t in ENGLISH_COMMON]) / len(tokens) if tokens else 0.0
 
 
 def _capitalised_share(text: str) -> float:

@@ -26,6 +26,7 @@ PLACEHOLDER_NOISE = re.compile(r"[\s<>\[\]{}()\"'`_\-/.:]+")
 NONE_IS_AN_ANSWER = re.compile(r"\b(which|how many|any|are there|is there|identify|find|list|select)\b", re.I)
 
 OPENERS, CLOSERS = "([{", ")]}"
+BRACKET_OR_QUOTE = re.compile(r"[(\[{)\]}\"`]")
 TERMINAL = set(".!?…\"'”’)]}>*`|;")
 # A comma, an opening bracket, "=" or a free-standing dash cannot end a text ("C++", "A-" can).
 DANGLING_END = re.compile(r"(?:[,(=&]|\s[-–—])$")
@@ -50,11 +51,14 @@ ASKS_FOR_SHORT = re.compile(
 def empty_output(sample: Sample, config: HeuristicConfig = DEFAULTS) -> Assessment:
     """Drop responses that are empty, whitespace, or a placeholder such as `<nooutput>` or `N/A`."""
     response = sample.response.strip()
-    normalised = PLACEHOLDER_NOISE.sub("", response.lower())
     chars = float(len(response))
     if FILLER.fullmatch(response):
         return drop("empty_output", "the response is empty or a filler such as '-' or '...'", response_chars=chars)
-    if SLOT.fullmatch(response) and (len(words(response)) >= 2 or normalised in SLOT_WORDS):
+    slot = SLOT.fullmatch(response)
+    if not slot and len(response) > 20:  # no placeholder can match: skip normalising a long answer
+        return Assessment(scores={"response_chars": chars})
+    normalised = PLACEHOLDER_NOISE.sub("", response.lower())
+    if slot and (len(words(response)) >= 2 or normalised in SLOT_WORDS):
         return drop("empty_output", f"the response is the placeholder {response!r}", response_chars=chars)
     if normalised in PLACEHOLDERS and len(response) <= 20:
         if normalised == "none" and NONE_IS_AN_ANSWER.search(sample.instruction):
@@ -116,7 +120,8 @@ def _unclosed_on_last_line(text: str) -> int:
         return 0
     stack: list[int] = []
     quote = ""
-    for i, char in enumerate(line):
+    for found in BRACKET_OR_QUOTE.finditer(line):  # every other character leaves the state as it is
+        i, char = found.start(), found.group()
         if quote:
             quote = "" if char == quote else quote
         elif char in "\"`":
@@ -143,14 +148,16 @@ def repetition(sample: Sample, config: HeuristicConfig = DEFAULTS) -> Assessment
     # skip one-character tokens, which are symbols more often than words.
     text = prose(sample.response)
     tokens = [w for w in words(text) if len(w) > 1]
-    trigrams = list(zip(tokens, tokens[1:], tokens[2:], strict=False))
-    ratio = 1.0 - len(set(trigrams)) / len(trigrams) if trigrams else 0.0
+    count = len(tokens) - 2  # word 3-grams; the set is built straight from zip, with no list in between
+    ratio = 1.0 - len(set(zip(tokens, tokens[1:], tokens[2:]))) / count if count > 0 else 0.0
     said = [s.lower() for s in sentences(text) if s.count(" ") >= 2]  # three words or more
-    top = Counter(said).most_common(1)
+    if len(set(said)) == len(said):  # no sentence comes back (most answers): no counting, no runs
+        top, run = ([(said[0], 1)] if said else []), min(len(said), 1)
+    else:
+        top, run = Counter(said).most_common(1), _longest_run(said)
     most_repeats = top[0][1] if top else 0
-    run = _longest_run(said)
     scores = {"repetition_ratio": round(ratio, 4), "max_sentence_repeats": float(most_repeats)}
-    if len(trigrams) >= config.repetition_min_ngrams and ratio >= config.repetition_max_ratio:
+    if count >= config.repetition_min_ngrams and ratio >= config.repetition_max_ratio:
         return drop("repetition", f"{ratio:.0%} of the word 3-grams are repeats", **scores)
     # A loop says the same sentence back to back; a chorus comes back between verses, so
     # scattered repeats count only when they make up most of the text.

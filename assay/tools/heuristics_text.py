@@ -9,6 +9,7 @@ import re
 from functools import lru_cache
 
 from assay.core.records import Sample
+from assay.tools.heuristics_fold import FoldedPattern
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>()\[\]\"'`]+", re.IGNORECASE)
@@ -28,6 +29,12 @@ CODE_LINE = re.compile(
     r"[{}=<>]|;\s*$|^\s*(?:def|class|import|from|return|for|if|elif|else|while|var|let|const|function|public|"
     r"#include|SELECT)\b|^\s*[\w.]+\(.*\)\s*;?\s*$"  # the last: a bare call, print("...")
 )
+CODE_CHAR = re.compile(r"[{}=<>;(]")
+OTHER_BREAK = re.compile(r"[\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+CODE_KEYWORD_LINE = re.compile(  # CODE_LINE's keyword alternative, over all lines of a text at once
+    r"^\s*(?:def|class|import|from|return|for|if|elif|else|while|var|let|const|function|public|#include|SELECT)\b",
+    re.MULTILINE,
+)
 
 # Frequent English words; their share of a text's tokens says "this is English" cheaply.
 ENGLISH_COMMON = frozenset(
@@ -45,9 +52,8 @@ LANGUAGE_NAMES = (
     "danish finnish czech hungarian romanian ukrainian vietnamese thai indonesian malay swahili "
     "tagalog filipino persian farsi catalan esperanto irish welsh punjabi tamil telugu marathi"
 ).split()
-MENTIONS_LANGUAGE = re.compile(
-    r"\btranslat\w*|\b(?:" + "|".join(LANGUAGE_NAMES) + r")\b|\b(?:foreign|another|other) language",
-    re.IGNORECASE,
+MENTIONS_LANGUAGE = FoldedPattern(
+    r"\btranslat\w*|\b(?:" + "|".join(LANGUAGE_NAMES) + r")\b|\b(?:foreign|another|other) language"
 )
 
 
@@ -59,14 +65,35 @@ def words(text: str) -> tuple[str, ...]:
 
 def without_code(text: str) -> str:
     """The text with fenced code blocks removed (code repeats and mixes languages legitimately)."""
+    if "```" not in text and "~~~" not in text:  # no fence, nothing to remove: skip the scan
+        return text
     return FENCED_BLOCK.sub(" ", text)
 
 
 @lru_cache(maxsize=64)  # several filters read the prose of the same response
 def prose(text: str) -> str:
     """The natural-language part of a text: no code blocks, code-like lines or URLs."""
-    lines = [line for line in without_code(text).splitlines() if not CODE_LINE.search(line)]
-    return URL.sub(" ", "\n".join(lines))
+    text = without_code(text)
+    lines = text.splitlines()
+    if _may_hold_code_lines(text):
+        lines = [line for line in lines if not CODE_LINE.search(line)]
+    joined = "\n".join(lines)
+    # Every URL holds "://" or "www." (in any case; on ASCII text, lower() covers every case).
+    if joined.isascii() and "://" not in joined and "www." not in joined.lower():
+        return joined
+    return URL.sub(" ", joined)
+
+
+def _may_hold_code_lines(text: str) -> bool:
+    """False only when no line of `text` can match CODE_LINE, found without splitting it.
+
+    Every CODE_LINE alternative but the keyword one needs one of "{}=<>;(". The keyword one
+    is searched line by line through MULTILINE, which is exact when "\n" is the only line
+    break: splitlines() also breaks at \r, \v, \f, \x1c-\x1e, \x85, \u2028 and \u2029.
+    """
+    if CODE_CHAR.search(text) or OTHER_BREAK.search(text):
+        return True
+    return CODE_KEYWORD_LINE.search(text) is not None
 
 
 def has_unclosed_fence(text: str) -> bool:

@@ -1,4 +1,5 @@
-"""The viewer's HTML pages: overview and timeline, sample browser, sample, diff, decisions, calls, review."""
+"""The viewer's HTML pages: overview and timeline, sample browser, sample, diff, decisions, calls, synthetic vs real,
+preference pairs, review."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from starlette.routing import Route
 from assay.trace import query as trace_query, summary as trace_summary
 from assay.core.errors import AssayError
 from assay.ui import queries
+from assay.ui.code_view import code_panel
+from assay.ui.compare_view import seeds_against_synthetic
 from assay.ui.params import int_param, path_id, route, sample_filter
+from assay.ui.preference_view import pair_page, session_pairs
 from assay.ui.review import apply_review
 from assay.ui.viewer import Viewer
 
@@ -38,7 +42,8 @@ def routes(viewer: Viewer) -> list[Route]:
         if target is not None and target.startswith("/review/"):
             return RedirectResponse(target, status_code=303)
         detail = queries.sample_detail(conn, sample_id)
-        return viewer.render(request, "sample.html", nav="samples", detail=detail, node=detail["sample"])
+        return viewer.render(request, "sample.html", nav="samples", detail=detail, node=detail["sample"],
+                             code=code_panel(detail["sample"]["messages"]))
 
     async def diff(request: Request) -> Response:
         found = queries.rewrite_diff(conn, request.path_params["sample_id"], request.query_params.get("against") or None)
@@ -59,6 +64,17 @@ def routes(viewer: Viewer) -> list[Route]:
     async def call(request: Request) -> Response:
         found = trace_query.llm_call(conn, path_id(request, "call_id", "LLM call"))
         return viewer.render(request, "call.html", nav="decisions", call=found)
+
+    async def compare(request: Request) -> Response:
+        # Lazy: computed on the first view, then kept until the session DB changes (see compare_view).
+        comparison = await viewer.cached_in_thread("compare", lambda: seeds_against_synthetic(viewer.directory, viewer.runtime))
+        return viewer.render(request, "compare.html", nav="compare", comparison=comparison)
+
+    async def preference(request: Request) -> Response:
+        # Lazy and cached like the comparison: `assay export`'s pairs, at its default filters.
+        found = await viewer.cached_in_thread("preference", lambda: session_pairs(viewer.directory, viewer.runtime))
+        page = pair_page(found, request.query_params.get("source") or None, int_param(request, "start") or 0)
+        return viewer.render(request, "preference.html", nav="preference", found=found, page=page)
 
     async def review(request: Request) -> Response:
         return viewer.render(request, "review.html", nav="review", items=queries.review_items(conn),
@@ -85,7 +101,8 @@ def routes(viewer: Viewer) -> list[Route]:
     return [
         route("/", overview), route("/samples", samples), route("/samples/{sample_id}", sample),
         route("/samples/{sample_id}/diff", diff), route("/decisions", decisions),
-        route("/decisions/{decision_id:int}", decision), route("/calls/{call_id:int}", call),
+        route("/decisions/{decision_id:int}", decision), route("/calls/{call_id:int}", call), route("/compare", compare),
+        route("/preference", preference),
         route("/review", review), route("/review/{item_id:int}", review_item),
         route("/review/{item_id:int}", decide, methods=("POST",)),
     ]

@@ -47,6 +47,17 @@ class Viewer:
             hit = self._cache[name] = (version, compute())
         return hit[1]
 
+    async def cached_in_thread(self, name: str, compute: Callable[[], Any]) -> Any:
+        """As `cached`, for an aggregate that takes seconds (the comparison embeds): computed in a worker
+        thread, so the other pages stay served meanwhile. `compute` must not use `conn` (it is not thread-safe)."""
+        from starlette.concurrency import run_in_threadpool
+
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        hit = self._cache.get(name)
+        if hit is None or hit[0] != version:
+            hit = self._cache[name] = (version, await run_in_threadpool(compute))
+        return hit[1]
+
     def meta(self) -> dict[str, Any]:
         """Session facts shown in every page header."""
         rows = self.conn.execute("SELECT key, value FROM meta WHERE key IN ('session_id', 'dry_run', 'created_at')")

@@ -1,10 +1,10 @@
 """Per-sample dedup features, computed in pass 1 so the global dedup reads columns, not samples.
 
 The exact key is the hash exact dedup compares. The MinHash signature is the one the Dedup tool
-computes for the sample (same shingles, permutations and seed): its bands give the LSH
-candidates (two samples are candidates when one band's rows are all equal), and the share of
-equal values estimates the pair's Jaccard similarity. The shingle fingerprint gives the exact
-similarity of the candidates that estimate leaves (dedup_pass.py).
+computes for the sample (tools/dedup_signature.py: same 5-grams, permutations and seed): its
+bands give the LSH candidates (two samples are candidates when one band's rows are all equal
+and the share of equal values reaches the cut, tools/dedup_lsh.py). The shingle fingerprint
+gives the exact similarity of the candidates (dedup_links.py).
 """
 
 from __future__ import annotations
@@ -38,33 +38,31 @@ def dedup_features(samples: Sequence[Sample], options: ScoreOptions) -> dict[str
     return features
 
 
-def signatures(samples: Sequence[Sample], options: ScoreOptions) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def signatures(samples: Sequence[Sample], options: ScoreOptions) -> tuple[list[np.ndarray], np.ndarray]:
     """The samples' shingle fingerprints and MinHash signatures (32-bit values), as dedup_minhash.MinHashFinder
     computes them."""
-    from datasketch import MinHash
-
-    from assay.tools.dedup import shingle_fingerprint
+    from assay.tools.dedup_minhash import sample_text
+    from assay.tools.dedup_signature import text_features
 
     settings = dedup_options(options.screen)
-    texts = ["\n".join(m.content for m in s.messages if m.role != "system") for s in samples]
-    fingerprints = [shingle_fingerprint(t, settings["shingle_size"]) for t in texts]
-    minhashes = MinHash.bulk((f.tolist() for f in fingerprints), num_perm=settings["num_perm"], seed=options.seed,
-                             hashfunc=int)
-    return fingerprints, [m.hashvalues.astype(np.uint32) for m in minhashes]
+    return text_features([sample_text(s) for s in samples], settings["shingle_size"], settings["num_perm"],
+                         options.seed)
 
 
 def lsh_params(options: ScoreOptions) -> tuple[int, int]:
     """(bands, rows per band) of the LSH index the Dedup tool builds for these options."""
-    from datasketch import MinHashLSH
-
-    from assay.tools.dedup import LSH_WEIGHTS
+    from assay.tools.dedup_lsh import banding
 
     settings = dedup_options(options.screen)
-    num_perm, bands = settings["num_perm"], settings.get("bands")
-    if bands is not None:
-        return bands, num_perm // bands
-    index = MinHashLSH(threshold=relevant_floor(options), num_perm=num_perm, weights=LSH_WEIGHTS)
-    return index.b, index.r
+    return banding(relevant_floor(options), settings["num_perm"], settings["shingle_size"], settings.get("bands"))
+
+
+def proposal_cut(options: ScoreOptions) -> float:
+    """The least share of equal signature values at which the Dedup tool proposes a pair (dedup_lsh.plausible_cut)."""
+    from assay.tools.dedup_lsh import plausible_cut
+
+    settings = dedup_options(options.screen)
+    return plausible_cut(relevant_floor(options), settings["num_perm"], settings["shingle_size"])
 
 
 def relevant_floor(options: ScoreOptions) -> float:

@@ -1,17 +1,17 @@
 """The global dedup's candidate groups on Ray: keys hash-shuffled over Ray tasks, links and components on the driver.
 
-The local engine (dedup_pass.candidate_groups) sorts the key and signature columns with numpy on
+The local engine (dedup_groups.candidate_groups) sorts the key and signature columns with numpy on
 one machine. Here a map task per pass-1 part reads those columns and explodes them into one row
 per survivor and key: the exact key (band -1), and each LSH band's rows of the MinHash signature,
 packed two 32-bit values to a 64-bit column (the rows themselves, not a hash of them, so equal
 keys mean equal rows). It splits the rows by a hash of (band, key) into `partitions` shards, and
 a reduce task per partition sorts its shards and returns the keys held by two survivors or more,
 as groups of positions: the keys of the whole pool spread over the cluster, never on one node.
-On the driver each exact group is chained, each band group gives all its pairs, kept when their
-estimated similarity can reach the floor (dedup_pass.plausible_cut) and then their exact
-similarity does (dedup_pass._similar_pairs: the local engine's own rules, called, not copied),
-and the connected components of those links over the survivors in input order are the candidate
-groups: the same links and the same scipy numbering as the local engine, so the very same arrays.
+On the driver each exact group is chained, and the band groups are the LSH buckets that
+dedup_links.similar_links joins, the very function the local engine calls. The connected
+components of those links over the survivors in input order are the candidate groups: the same
+components and the same scipy numbering (dedup_groups.components) as the local engine, so the
+very same arrays.
 
 The shuffle is Ray tasks, not Ray Data's groupby: that one starts its shuffle actors anew for
 every call (10-15 s here for a 12-record pool) and hands groups back as Python lists.
@@ -33,11 +33,12 @@ MAX_RETRIES = 3  # a task whose worker died runs again; an exception in it is an
 def candidate_groups(parts: Parts, batches: int, options: ScoreOptions,
                      partitions: int) -> tuple[int, np.ndarray, np.ndarray]:
     """(survivors, their positions in groups of two or more, each one's group label), as
-    dedup_pass.candidate_groups returns them, the keys shuffled over `partitions` Ray reduce tasks."""
+    dedup_groups.candidate_groups returns them, the keys shuffled over `partitions` Ray reduce tasks."""
     import ray
 
     from assay.pipeline.engine.dedup_features import lsh_params
-    from assay.pipeline.engine.dedup_pass import _similar_pairs, plausible_cut
+    from assay.pipeline.engine.dedup_groups import components
+    from assay.pipeline.engine.dedup_links import similar_links
     from assay.pipeline.engine.screen_pass import PART as SCREEN_PART
 
     survivors, per_batch, signatures = _survivors(parts, batches)
@@ -67,45 +68,19 @@ def candidate_groups(parts: Parts, batches: int, options: ScoreOptions,
         exact_group.append(group[is_exact])
         band_nodes.append(nodes[~is_exact])
         band_group.append(group[~is_exact])
-    links = [_pairs(np.concatenate(exact_nodes), np.concatenate(exact_group), None, 0.0, chain=True)]
+    links = [_chains(np.concatenate(exact_nodes), np.concatenate(exact_group))]
     if signatures is not None:
-        cut = plausible_cut(options, signatures.shape[1])
-        plausible = _pairs(np.concatenate(band_nodes), np.concatenate(band_group), signatures, cut, chain=False)
-        links.append(_similar_pairs(parts, per_batch, [plausible], options))  # verified as locally
-    first = np.concatenate([a for a, _ in links])
-    if not len(first):
-        return count, empty, empty
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    second = np.concatenate([b for _, b in links])
-    graph = coo_matrix((np.ones(len(first), dtype=bool), (first, second)), shape=(count, count))
-    _, labels = connected_components(graph, directed=False)
-    grouped_nodes = np.bincount(labels)[labels] >= 2
-    return count, survivors[grouped_nodes], labels[grouped_nodes]
+        nodes, group = np.concatenate(band_nodes), np.concatenate(band_group)
+        heads = np.flatnonzero(np.diff(group)) + 1  # each band group's nodes are together, ascending
+        buckets = np.split(nodes, heads) if len(nodes) else []
+        links.append(similar_links(parts, per_batch, buckets, signatures, options, links[0]))  # as locally
+    return (count, *components(count, survivors, links))
 
 
-def _pairs(flat: np.ndarray, group: np.ndarray, signatures: np.ndarray | None, cut: float, *,
-           chain: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Links within each group (`flat` holds the groups' nodes one after another, `group` their group):
-    a chain through each (`chain`), or every pair whose estimated similarity reaches `cut`."""
-    firsts, seconds = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-    alive = np.arange(len(flat))
-    step = 0
-    while len(alive):  # each node with the one `step` further on, while both are in one group
-        step += 1
-        alive = alive[alive + step < len(flat)]
-        alive = alive[group[alive] == group[alive + step]]
-        for start in range(0, len(alive), 200_000):  # bounded temporaries
-            a, b = flat[alive[start:start + 200_000]], flat[alive[start:start + 200_000] + step]
-            if signatures is not None and cut > 0:
-                plausible = (signatures[a] == signatures[b]).mean(axis=1) >= cut
-                a, b = a[plausible], b[plausible]
-            firsts.append(a)
-            seconds.append(b)
-        if chain:
-            break
-    return np.concatenate(firsts), np.concatenate(seconds)
+def _chains(flat: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's nodes (`flat` holds the groups one after another, `group` their group) linked in a chain."""
+    same = group[1:] == group[:-1]
+    return flat[:-1][same], flat[1:][same]
 
 
 def _map_part(path: str, bands: int, rows: int, width: int, partitions: int) -> tuple[np.ndarray, ...]:

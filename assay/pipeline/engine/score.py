@@ -7,7 +7,9 @@ stages and output rules (screen must not import engine: no cycles between servic
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from assay.core.config import Config
 from assay.core.errors import AssayError
@@ -38,15 +40,16 @@ def score_file(path: Path, out: Path, *, config: Config, runtime: Runtime, sessi
                skip_invalid: bool, methods: tuple[str, ...], decontam: tuple[Path, ...], ifd: bool,
                ifd_model: str | None, embed: bool, clusters: int | None, progress: StartTask = no_progress,
                fields: FieldMap = NO_MAPPING, workers: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-               executor: Executor | None = None) -> ScoreReport:
+               executor: Executor | None = None, embedder_factory: Callable[..., Any] | None = None) -> ScoreReport:
     """Score one file as `run_score` does; streamed in batches of `batch_size` on `executor` (default: `workers`
-    local processes) when `streams` says so, with the same output file and summary."""
+    local processes) when `streams` says so, with the same output file and summary. Otherwise in memory, the
+    embedder built by `embedder_factory` (the Ray engine's actor pool; default: in this process)."""
     if not streams(embed=embed, session_dir=session_dir):
         if executor is not None:
             raise AssayError("this engine runs only the streaming path: score with --no-embed and without --session")
         return run_score(path, out, config=config, runtime=runtime, session_dir=session_dir, skip_invalid=skip_invalid,
                          methods=methods, decontam=decontam, ifd=ifd, ifd_model=ifd_model, embed=embed,
-                         clusters=clusters, progress=progress, fields=fields)
+                         clusters=clusters, progress=progress, fields=fields, embedder_factory=embedder_factory)
     from assay.pipeline.engine.local import EngineSettings, score_streaming
     from assay.pipeline.plugins import screen_stages
 

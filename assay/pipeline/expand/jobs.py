@@ -90,7 +90,8 @@ def round_expansion(deps: CurationDeps, plan: Plan, round: int) -> RoundExpansio
     """The round's jobs (fixed when the step first starts), with the agents and the screen they share."""
     session, options = deps.session, deps.options
     agents = ExpansionAgents(deps.agent("synthesizer", round), deps.agent("decomposer", round), deps.agent("judge", round),
-                             judge_function(session.config.plugins))
+                             judge_function(session.config.plugins,
+                                            code_criterion=session.config.judge.code_criterion))
     pool = list(session.samples.iter(status=Status.ACTIVE))
     screen = CandidateScreen(pool, dedup_methods=[m for m in options.dedup if m != "semantic"],
                              decontam=[Path(p) for p in options.decontam], seed=session.config.llm.seed,

@@ -88,7 +88,8 @@ def run_expand(request: str, out: Path, *, config: Config, runtime: Runtime, poo
         session = session_for_output(out, None, runtime, config, command="expand")
     config = session.config  # the session's recipe, with this command's own settings laid over it
     try:
-        judge = judge_function(config.plugins)  # an unknown or broken judge plugin fails before the seeds are read
+        # An unknown or broken judge plugin fails here, before the seeds are read.
+        judge = judge_function(config.plugins, code_criterion=config.judge.code_criterion)
         with status("finding seeds…"):
             found = _find_seeds(session if session_dir is not None else None, pool, request, n_seeds, embed, config,
                                 runtime.env, fields)

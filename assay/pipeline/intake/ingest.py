@@ -3,11 +3,13 @@
 Every file is read and checked before anything is stored, so without --skip-invalid a
 bad record stops the ingest with nothing half-written. With it, invalid records go to
 `DIR/ingest_rejects.jsonl` (file, line, field, error and the raw text) instead.
+
+`read_inputs` holds what it read in memory: it serves commands over one file of modest size
+(judge, screen files, expand) and tests. A pool goes in through `stream.ingest_files`, batch by batch.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +18,10 @@ from typing import Any
 from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.core.readers import FileShape, Invalid, read_samples
 from assay.core.records import Sample
+from assay.pipeline.intake.rejects import REJECTS_NAME, RejectsFile
 from assay.session.session import Session
-from assay.core.writers import write_jsonl
 
-REJECTS_NAME = "ingest_rejects.jsonl"
+__all__ = ["REJECTS_NAME", "FileReport", "IngestReport", "ReadResult", "ingest_event", "read_inputs", "store_inputs"]
 
 
 @dataclass
@@ -93,27 +95,26 @@ def store_inputs(session: Session, read: ReadResult, *, on_start: Callable[[int]
     added = session.store.add(new, on_progress=on_progress) if new else []
     rejects = _write_rejects(session.dir / REJECTS_NAME, read.invalid) if read.invalid else None
     report = IngestReport(read.files, len(added), len(read.samples) - len(new), len(read.invalid), rejects)
-    data = _event_data(report)
-    if read.fields:  # how the files' columns were read, so the trace can say where each field came from
-        data["fields"] = read.fields.specs()
-    session.trace.event("ingest", f"ingested {report.added} new samples from {len(read.files)} file(s)", data)
+    session.trace.event("ingest", f"ingested {report.added} new samples from {len(read.files)} file(s)",
+                        ingest_event(report, read.fields))
     return report
 
 
-def _write_rejects(path: Path, invalid: list[Invalid]) -> Path:
+def _write_rejects(path: Path, invalid: list[Invalid]) -> Path | None:
     """Append invalid records to the rejects file (rewritten atomically)."""
-    rows: list[dict[str, Any]] = []
-    if path.exists():
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for item in invalid:
-        err = item.error
-        rows.append({"file": err.path, err.unit: err.line, "field": err.field, "error": err.message, "raw": item.raw})
-    write_jsonl(path, rows)
-    return path
+    rejects = RejectsFile(path)
+    try:
+        for item in invalid:
+            rejects.add(item)
+    except BaseException as error:
+        rejects.abort(error)
+        raise
+    return rejects.commit()
 
 
-def _event_data(report: IngestReport) -> dict[str, Any]:
-    return {
+def ingest_event(report: IngestReport, fields: FieldMap) -> dict[str, Any]:
+    """The trace event's data: counts per file, and how the files' columns were read."""
+    data: dict[str, Any] = {
         "added": report.added,
         "already_present": report.already_present,
         "invalid": report.invalid,
@@ -123,3 +124,6 @@ def _event_data(report: IngestReport) -> dict[str, Any]:
             for f in report.files
         ],
     }
+    if fields:  # how the files' columns were read, so the trace can say where each field came from
+        data["fields"] = fields.specs()
+    return data

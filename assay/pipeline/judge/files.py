@@ -123,7 +123,7 @@ def _run_pointwise(read: ReadResult, out: Path, ctx: AgentContext, session: Sess
     records = read.records[:limit] if limit is not None else read.records
     samples = list({s.id: s for s in records}.values())
     rubric = config.judge.rubric
-    judge_sample = judge_function(config.plugins)
+    judge_sample = judge_function(config.plugins, code_criterion=config.judge.code_criterion)
     decomposer = AgentContext.for_session(session, "decomposer")
 
     async def work(sample: Any) -> tuple[Any, Any]:
@@ -158,7 +158,9 @@ def _run_pointwise(read: ReadResult, out: Path, ctx: AgentContext, session: Sess
         "call_ids": [i for r in results if r is not None for i in r.call_ids] + [i for v in verifications for i in v.call_ids],
         "mean_overall": _mean([v.overall for v in verdicts]),
         "histogram": dict(sorted(Counter(min(5, max(1, int(v.overall + 0.5))) for v in verdicts).items())),
-        "criteria": {c.name: _mean([v.scores[c.name] for v in verdicts]) for c in rubric},
+        # The rubric's criteria, then any added per sample (code_correctness where a response holds code).
+        "criteria": {name: _mean([v.scores[name] for v in verdicts if name in v.scores])
+                     for name in dict.fromkeys([*(c.name for c in rubric), *(n for v in verdicts for n in v.scores)])},
         "issues": dict(Counter(i.type for v in verdicts for i in v.issues).most_common()),
         "errors": dict(Counter(r.error.split(":")[0][:60] for r in results if r is not None and not r.ok).most_common(5)),
         "verify": verify_summary(verifications) if verify is not None else None,

@@ -75,7 +75,7 @@ async def judge_by_llm(deps: Any, samples: Sequence[Sample], round: int, report:
     session = deps.session
     ctx = deps.agent("judge", round)
     rubric = session.config.judge.rubric
-    judge_sample = judge_function(session.config.plugins)
+    judge_sample = judge_function(session.config.plugins, code_criterion=session.config.judge.code_criterion)
     found: dict[str, Judgement] = {}
     for start in range(0, len(samples), CHUNK):
         part = list(samples[start : start + CHUNK])

@@ -1,4 +1,4 @@
-"""Screening of synthesized samples: heuristics, decontamination, and dedup against the pool.
+"""Screening of synthesized samples: heuristics, code checks, decontamination, and dedup against the pool.
 
 The same LLM-free tools as `assay score` (assay.pipeline.screen.scoring), in the same order, except that
 dedup compares each batch of new samples with a reference — the pool the seeds came from
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from assay.core.records import Sample
 from assay.core.recipe_screen import ScreenSettings
-from assay.pipeline.screen.scoring import DEDUP_METHODS, VectorCache, decontam_options, dedup_options, heuristic_screen
+from assay.pipeline.screen.scoring import (DEDUP_METHODS, VectorCache, code_screen, decontam_options, dedup_options,
+                                           heuristic_screen)
 from assay.core.assessment import Assessment
 from assay.tools.screen import ScreenResult, Stage, run_stages
 
@@ -39,6 +40,9 @@ class CandidateScreen:
         checks = heuristic_screen(settings.heuristics) if heuristics else None
         if checks is not None:
             self.stages.append(Stage("heuristics", checks))
+        code = code_screen(settings.code) if heuristics else None
+        if code is not None:
+            self.stages.append(Stage("code", code))
         if decontam:
             from assay.tools.decontam import Decontaminator
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -48,10 +48,12 @@ class ScoreReport(TypedDict):
 def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, session_dir: Path | None,
               skip_invalid: bool, methods: tuple[str, ...], decontam: tuple[Path, ...], ifd: bool,
               ifd_model: str | None, embed: bool, clusters: int | None,
-              progress: StartTask = no_progress, fields: FieldMap = NO_MAPPING) -> ScoreReport:
+              progress: StartTask = no_progress, fields: FieldMap = NO_MAPPING,
+              embedder_factory: Callable[..., Embedder] | None = None) -> ScoreReport:
     """Score one file, its columns mapped by `fields`; returns the summary (also recorded in the session when one is given).
 
-    `progress` starts a task for the embedding and one per screening stage.
+    `progress` starts a task for the embedding and one per screening stage. `embedder_factory`
+    (store settings, env) builds the embedder (the Ray engine's actors); default `embedder_for`'s.
     """
     started = time.perf_counter()
     plugins = tuple(screen_stages(config.plugins))  # an unknown or broken plugin fails before any work
@@ -62,11 +64,13 @@ def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
     options = ScoreOptions(dedup=methods, decontam=decontam, ifd=ifd, ifd_model=ifd_model, embed=embed,
                            clusters=clusters, seed=config.llm.seed, screen=config.screen, plugins=plugins)
     session = Session.open(session_dir, runtime, config, create=True) if session_dir else None
+    if session is not None:
+        session.embedder_factory = embedder_factory
     vectors, embedder, embed_seconds = None, None, 0.0
     if embed and samples:
         advance = progress("embedding", len(samples))
         embed_started = time.perf_counter()
-        vectors, embedder = _embed(samples, session, config, runtime.env, advance)
+        vectors, embedder = _embed(samples, session, config, runtime.env, advance, embedder_factory)
         embed_seconds = time.perf_counter() - embed_started
     stage: dict[str, Any] = {}
 
@@ -100,7 +104,7 @@ def run_score(path: Path, out: Path, *, config: Config, runtime: Runtime, sessio
 
 
 def _embed(samples: list, session: Session | None, config: Config, env: Mapping[str, str],
-           advance: Advance) -> tuple[VectorCache, Embedder]:
+           advance: Advance, factory: Callable[..., Embedder] | None = None) -> tuple[VectorCache, Embedder]:
     """Vectors of every sample's text (through the session's store, kept there, or computed here), and the embedder."""
     texts = [s.text() for s in samples]
     if session is not None:
@@ -109,7 +113,7 @@ def _embed(samples: list, session: Session | None, config: Config, env: Mapping[
         return VectorCache(texts, store.vectors([s.id for s in samples]), store.embedder.encode), store.embedder
     from assay.session.embeddings import embedder_for
 
-    embedder = embedder_for(config.store, env)  # the shared cache: a second score embeds nothing
+    embedder = (factory or embedder_for)(config.store, env)  # the shared cache: a second score embeds nothing
     vectors: np.ndarray = embedder.encode(texts, on_batch=advance)
     return VectorCache(texts, vectors, embedder.encode), embedder
 

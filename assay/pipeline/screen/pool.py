@@ -17,21 +17,29 @@ SCREENED_META = "screened_rounds"
 
 
 def ingest_inputs(deps: Any) -> None:
-    """Read the input files into the session (embedding and storing what is new), once per session."""
+    """Read the input files into the session (embedding and storing what is new), once per session.
+
+    Batch by batch (`[store] ingest_batch`), each batch committed on its own: a killed ingest
+    keeps what it stored, and the rerun (`assay resume`) embeds and stores only the rest. The
+    mark that ingest is done lands once the last batch has."""
     session = deps.session
     if session.meta("ingested"):
         return
     from assay.core.field_map import FieldMap
-    from assay.pipeline.intake.ingest import read_inputs, store_inputs
+    from assay.pipeline.intake.check import check_inputs
+    from assay.pipeline.intake.stream import ingest_files
 
     config = session.config
-    read = read_inputs([Path(p) for p in deps.options.inputs], skip_invalid=deps.options.skip_invalid,
-                       max_record_bytes=int(config.store.max_record_mb * 1e6), fields=FieldMap.parse(deps.options.fields))
-    deps.emit("stage", {"name": "ingest", "total": len(read.samples)})
-    with session.conn:  # the samples and the mark that ingest is done land together
-        report = store_inputs(session, read, on_progress=lambda n: deps.emit("advance", {"name": "ingest", "n": n}))
+    paths = [Path(p) for p in deps.options.inputs]
+    read = {"skip_invalid": deps.options.skip_invalid, "max_record_bytes": int(config.store.max_record_mb * 1e6),
+            "fields": FieldMap.parse(deps.options.fields)}
+    checked = check_inputs(paths, **read)  # validates before the first batch is stored, and counts for the ETA
+    deps.emit("stage", {"name": "ingest", "total": checked.valid})
+    report = ingest_files(session, paths, **read, checked=checked,
+                          on_progress=lambda n: deps.emit("advance", {"name": "ingest", "n": n}))
+    with session.conn:
         session.set_meta("ingested", True)
-        session.set_meta("input_format", read.files[0].shape.format if read.files and read.files[0].shape else "alpaca")
+        session.set_meta("input_format", report.files[0].shape.format if report.files and report.files[0].shape else "alpaca")
     deps.emit("ingested", {"added": report.added, "invalid": report.invalid})
 
 

@@ -1,7 +1,7 @@
 """Screen samples with the LLM-free tools, in stages, embeddings computed once: the run's pool
 (screen/pool.py) and `assay score` files (screen/files.py).
 
-Stage order: heuristics, decontamination, dedup, IFD, then clusters and novelty. Cheap
+Stage order: heuristics, code checks, decontamination, dedup, IFD, then clusters and novelty. Cheap
 filters run first so the expensive ones only see survivors; embeddings are computed once
 (by the session's store when there is one) and shared by semantic dedup, embedding
 decontamination and clustering.
@@ -18,7 +18,7 @@ import numpy as np
 
 from assay.core.errors import ConfigError
 from assay.core.records import Sample
-from assay.core.recipe_screen import DecontamSettings, HeuristicSettings, ScreenSettings
+from assay.core.recipe_screen import CodeSettings, DecontamSettings, HeuristicSettings, ScreenSettings
 from assay.tools.screen import ScreenResult, Stage, run_stages
 
 DEDUP_METHODS = ("exact", "minhash", "semantic")
@@ -65,6 +65,9 @@ def build_stages(options: ScoreOptions, vectors: VectorCache | None) -> list[Sta
     heuristics = heuristic_screen(options.screen.heuristics) if options.heuristics else None
     if heuristics is not None:
         stages.append(Stage("heuristics", heuristics))
+    code = code_screen(options.screen.code) if options.heuristics else None
+    if code is not None:
+        stages.append(Stage("code", code))
     if options.decontam:
         from assay.tools.decontam import Decontaminator
 
@@ -115,6 +118,16 @@ def heuristic_screen(settings: HeuristicSettings) -> Any:
         return None
     values = {name: getattr(getattr(settings, check), key) for (check, key), name in HEURISTIC_FIELDS.items()}
     return HeuristicScreen(HeuristicConfig(**values), only=enabled)
+
+
+def code_screen(settings: CodeSettings) -> Any:
+    """The CodeScreen the recipe's [screen.code] asks for, or None when it is switched off."""
+    from assay.tools.code_screen import CodeConfig, CodeScreen
+
+    if not settings.enabled:
+        return None
+    return CodeScreen(CodeConfig(languages=frozenset(settings.languages), execute=settings.execute,
+                                 timeout=settings.timeout, memory_mb=settings.memory))
 
 
 def dedup_options(screen: ScreenSettings) -> dict[str, Any]:
