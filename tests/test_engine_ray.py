@@ -28,6 +28,7 @@ from assay.pipeline.engine.score import score_file
 from assay.pipeline.screen.scoring import ScoreOptions
 from assay.session.session import Runtime
 from tests.conftest import EXAMPLES
+from tests.ray_env import ray_runtime  # noqa: F401  (the fixture)
 from tests.test_engine_local import comparable, planted_pool
 
 QUICKSTART = EXAMPLES / "quickstart.jsonl"
@@ -80,34 +81,6 @@ def test_score_checks_its_ray_flags_before_any_work(tmp_path: Path, flags: list[
     assert stopped.value.code == 2
     assert message in " ".join(capsys.readouterr().err.split())
     assert not out.exists()
-
-
-@pytest.fixture(scope="module", params=["local", "two_nodes"])
-def ray_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A local Ray of 2 CPUs, then a simulated cluster of two 1-CPU nodes (one at a time)."""
-    ray = pytest.importorskip("ray")
-    from ray import cloudpickle
-
-    # The fault hook below runs in Ray's workers: send it by value, whatever their import path holds.
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    cluster = None
-    if request.param == "local":
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # ours, not a neighbour's
-    else:
-        from ray.cluster_utils import Cluster
-
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-        cluster.add_node(num_cpus=1)
-        ray.init(address=cluster.address, log_to_driver=False)
-        cluster.wait_for_nodes()
-        assert sum(node["Alive"] for node in ray.nodes()) == 2
-    try:
-        yield request.param
-    finally:
-        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-        ray.shutdown()
-        if cluster is not None:
-            cluster.shutdown()
 
 
 def score(source: Path, out: Path, tmp: Path, executor: Any, batch_size: int) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from assay.pipeline.engine.ray_embed import RayEmbedder, engine_embedder
 from assay.session.embedding_cache import open_cache
 from assay.session.embeddings import Embedder
 from tests.conftest import EXAMPLES, fixed_runtime
+from tests.ray_env import ray_runtime  # noqa: F401  (the fixture)
 
 
 def texts_of(path: Path) -> list[str]:
@@ -63,34 +63,6 @@ def test_gpu_actors_vectors_are_keyed_apart_from_cpu_ones() -> None:
     assert (on_gpus.precision, on_cpus.precision) == ("float16", "float32")
     assert on_gpus.identity == Embedder(device="cuda").identity != Embedder(device="cpu").identity == on_cpus.identity
     assert on_gpus.pool == on_cpus.pool == []  # known without starting anything
-
-
-@pytest.fixture(scope="module", params=["local", "two_nodes"])
-def ray_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A local Ray of 2 CPUs, then a simulated cluster of two 1-CPU nodes (one at a time)."""
-    ray = pytest.importorskip("ray")
-    from ray import cloudpickle
-
-    # The fault hook below runs in the actors: send it by value, whatever their import path holds.
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    cluster = None
-    if request.param == "local":
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # ours, not a neighbour's
-    else:
-        from ray.cluster_utils import Cluster
-
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-        cluster.add_node(num_cpus=1)
-        ray.init(address=cluster.address, log_to_driver=False)
-        cluster.wait_for_nodes()
-        assert sum(node["Alive"] for node in ray.nodes()) == 2
-    try:
-        yield request.param
-    finally:
-        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-        ray.shutdown()
-        if cluster is not None:
-            cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from assay.ui.app import create_app
-from assay.ui.server import free_port
 from tests.conftest import fixed_runtime
 from tests.session_factory import BuiltSession, build_session
+from tests.ui_server import serve_viewer
 
 from tests.browser_env import CHROMIUM  # skips this module without a browser
 
@@ -38,22 +35,8 @@ def make_session(directory: Path) -> BuiltSession:
 @contextmanager
 def viewer(directory: Path) -> Iterator[str]:
     """The viewer of a session folder, served on a free local port; yields its URL."""
-    import uvicorn
-
-    port = free_port("127.0.0.1")
-    app = create_app(directory, fixed_runtime(), reviewer="e2e")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the viewer did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_viewer(directory, fixed_runtime(), reviewer="e2e") as (url, _):
+        yield url
 
 
 @pytest.fixture

@@ -4,40 +4,24 @@ on the first view and kept; and a note for a session that never expanded."""
 
 from __future__ import annotations
 
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from assay.session.session import Session
-from assay.ui.app import create_app
-from assay.ui.server import free_port
 from tests.conftest import fixed_runtime
 from tests.test_compare_report import synthetic
 from tests.test_report import SEEDS, Checker
+from tests.ui_server import serve_viewer
 
 
 @contextmanager
 def served(directory: Path) -> Iterator[tuple[str, object]]:
     """The viewer of a session folder on a free local port; yields its URL and the app."""
-    import uvicorn
-
-    app = create_app(directory, fixed_runtime({"ASSAY_HOME": str(directory.parent / "home")}), reviewer="tester")
-    port = free_port("127.0.0.1")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the viewer did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    runtime = fixed_runtime({"ASSAY_HOME": str(directory.parent / "home")})
+    with serve_viewer(directory, runtime, reviewer="tester") as (url, app):
+        yield url, app
 
 
 def get(url: str) -> str:
