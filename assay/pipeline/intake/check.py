@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from assay.core.field_map import NO_MAPPING, FieldMap
-from assay.core.readers import FileShape, Invalid, read_samples
+from typing import Protocol
+
+from assay.core.readers import FileShape, Invalid, Read, read_samples
+from assay.core.records import Sample
 
 
 @dataclass
@@ -52,14 +54,30 @@ def check_inputs(paths: Sequence[str | Path], *, skip_invalid: bool, max_record_
         shape, records = read_samples(path, max_record_bytes=max_record_bytes, fields=fields)
         report = FileCheck(str(path), shape)
         for item in records:
-            if isinstance(item, Invalid):
-                if not skip_invalid:
-                    raise item.error
-                report.invalid += 1
-                continue
-            report.valid += 1
-            if report.shape is None:
-                report.shape = FileShape(shape.container if shape else "jsonl",
-                                         item.sample.origin.format if item.sample.origin else "alpaca")
+            tally(item, report, shape, skip_invalid=skip_invalid)
         check.files.append(report)
     return check
+
+
+class Tally(Protocol):
+    """A file's counts as records are read (the check's FileCheck, ingest's FileReport)."""
+
+    shape: FileShape | None
+    valid: int
+    invalid: int
+
+
+def tally(item: Read | Invalid, report: Tally, shape: FileShape | None, *, skip_invalid: bool) -> Sample | None:
+    """Count one read record on its file's report: its sample if valid, else None (raised unless `skip_invalid`).
+
+    A file whose reader could not tell its shape takes it from its first valid record."""
+    if isinstance(item, Invalid):
+        if not skip_invalid:
+            raise item.error
+        report.invalid += 1
+        return None
+    report.valid += 1
+    if report.shape is None:
+        report.shape = FileShape(shape.container if shape else "jsonl",
+                                 item.sample.origin.format if item.sample.origin else "alpaca")
+    return item.sample

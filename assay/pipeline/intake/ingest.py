@@ -18,6 +18,7 @@ from typing import Any
 from assay.core.field_map import NO_MAPPING, FieldMap
 from assay.core.readers import FileShape, Invalid, read_samples
 from assay.core.records import Sample
+from assay.pipeline.intake.check import tally
 from assay.pipeline.intake.rejects import REJECTS_NAME, RejectsFile
 from assay.session.session import Session
 
@@ -66,16 +67,10 @@ def read_inputs(paths: Sequence[str | Path], *, skip_invalid: bool, max_record_b
         shape, records = read_samples(path, max_record_bytes=max_record_bytes, fields=fields)
         report = FileReport(str(path), shape)
         for item in records:
-            if isinstance(item, Invalid):
-                if not skip_invalid:
-                    raise item.error
-                report.invalid += 1
-                result.invalid.append(item)
+            if tally(item, report, shape, skip_invalid=skip_invalid) is None:
+                result.invalid.append(item)  # type: ignore[arg-type]  (tally gives None only for an Invalid)
                 continue
-            report.valid += 1
             result.records.append(item.sample)
-            if report.shape is None:
-                report.shape = FileShape(shape.container if shape else "jsonl", item.sample.origin.format)
             if item.sample.id in seen:
                 report.repeats += 1
                 continue

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from assay.core.field_map import NO_MAPPING, FieldMap
-from assay.core.readers import FileShape, Invalid, Read, read_samples
+from assay.core.readers import Invalid, Read, read_samples
 from assay.core.records import Sample
-from assay.pipeline.intake.check import InputCheck, check_inputs
+from assay.pipeline.intake.check import InputCheck, check_inputs, tally
 from assay.pipeline.intake.ingest import FileReport, IngestReport, ingest_event
 from assay.pipeline.intake.rejects import REJECTS_NAME, RejectsFile
 from assay.session.session import Session
@@ -82,17 +82,11 @@ def _valid(chunk: list[Read | Invalid], report: FileReport, rejects: RejectsFile
     """The batch's valid samples; invalid records go to the rejects file (or raise without `skip_invalid`)."""
     samples: list[Sample] = []
     for item in chunk:
-        if isinstance(item, Invalid):
-            if not skip_invalid:
-                raise item.error
-            report.invalid += 1
-            rejects.add(item)
+        sample = tally(item, report, None, skip_invalid=skip_invalid)  # report.shape is None only when the reader's was
+        if sample is None:
+            rejects.add(item)  # type: ignore[arg-type]  (tally gives None only for an Invalid)
             continue
-        report.valid += 1
-        if report.shape is None:
-            # as read_inputs: the file had no valid first record, so its first valid one tells the format
-            report.shape = FileShape("jsonl", item.sample.origin.format if item.sample.origin else "alpaca")
-        samples.append(item.sample)
+        samples.append(sample)
     return samples
 
 
