@@ -196,8 +196,9 @@ def engine_row(engine: str, pool: Path, scratch: Path, args: argparse.Namespace)
 
 def ray_rows(pool: Path, scratch: Path, args: argparse.Namespace) -> dict[str, dict]:
     """`--engine ray` on a simulated cluster of each `--ray-nodes` count (evals/bench_scale_ray.py), the same
-    CPUs in all; seconds are the command's alone (the cluster is up before it, as a user's is). No RSS: the
-    work runs in Ray's worker processes, not in the measured child."""
+    CPUs in all. Seconds and CPU seconds are the command's alone, from its launch to its exit (the cluster is
+    up before it, as a user's is; its start is reported apart): the CPU of every process, the driver's and the
+    cluster's (GCS, raylets, workers). No RSS: the work runs in Ray's worker processes, not in one child."""
     cpus = args.workers or os.cpu_count() or 1
     rows: dict[str, dict] = {}
     for nodes in (int(n) for n in args.ray_nodes.split(",")):
@@ -210,7 +211,7 @@ def ray_rows(pool: Path, scratch: Path, args: argparse.Namespace) -> dict[str, d
             rows[name] = {"seconds": wall, "timed_out": True}
         else:
             report = json.loads(text.strip().splitlines()[-1])
-            rows[name] = {"seconds": report["seconds"], "startup": report["startup"]}
+            rows[name] = {key: report[key] for key in ("seconds", "cpu", "driver_cpu", "startup", "startup_cpu")}
     return rows
 
 

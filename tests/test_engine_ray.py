@@ -115,6 +115,29 @@ def test_the_executor_keeps_job_order_and_raises_a_jobs_error_as_itself(ray_runt
 
 
 @pytest.mark.slow
+def test_jobs_stream_two_per_cpu_as_plain_tasks_with_no_actors(ray_runtime: str) -> None:
+    # Ray Data ran the jobs in windows of 16 (read, pickled and drained whole) and started its own
+    # detached actors on the cluster: about a third more CPU than the local engine (evals/README.md).
+    import ray
+
+    from assay.pipeline.engine.ray_executor import RayExecutor
+
+    executor = RayExecutor()
+    pulled = []
+
+    def jobs() -> Iterator[int]:
+        for index in range(-40, 0):
+            pulled.append(index)
+            yield index
+
+    results = executor.map(abs, jobs())
+    assert next(results) == 40
+    assert len(pulled) <= 2 * executor.workers  # the first result came before the rest were read
+    assert list(results) == [abs(i) for i in range(-39, 0)]
+    assert ray.util.list_named_actors(all_namespaces=True) == []
+
+
+@pytest.mark.slow
 def test_quickstart_gives_the_local_engines_output_and_summary(ray_runtime: str, tmp_path: Path) -> None:
     from assay.pipeline.engine.ray_executor import RayExecutor
 

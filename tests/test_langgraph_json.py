@@ -28,7 +28,7 @@ def test_langgraph_json_names_the_compiled_curation_graph() -> None:
     graph = load_named_graph(config["graphs"]["curation"])
     assert isinstance(graph, CompiledStateGraph)
     nodes = set(graph.get_graph().nodes)
-    assert nodes == {"__start__", "ingest", "screen", "judge", "measure", "plan", "repair", "expand", "review_gate",
+    assert nodes == {"__start__", "ingest", "screen", "judge", "cues", "measure", "plan", "repair", "expand", "review_gate",
                      "apply", "select", "export_gate", "export", "__end__"}
     # Studio renders the state and the context from their JSON schemas: both must be generable.
     assert graph.get_input_jsonschema()["title"] == "CurationState"

@@ -237,7 +237,8 @@ def test_the_run_screens_its_pool_with_the_session_recipe(tmp_path: Path, runtim
 
     from assay.core.records import Status
     from assay.pipeline.deps import RunOptions
-    from assay.pipeline.screen.pool import ingest_inputs, screen_round
+    from assay.pipeline.engine.session_screen import screen_round
+    from assay.pipeline.screen.pool import ingest_inputs
     from assay.session.session import Session
 
     config = Config.model_validate({"screen": {"heuristics": {"repetition": {"max_ratio": 0.02},

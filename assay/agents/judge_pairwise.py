@@ -67,12 +67,17 @@ def combine(first: Winner, second_mapped: Winner) -> Winner:
 
 
 async def judge_pair(ctx: AgentContext, instruction: str, response_a: str, response_b: str, *,
-                     sample_ids: Sequence[str] = ()) -> PairwiseResult:
-    """Compare two responses to `instruction`, in both orders, concurrently."""
+                     sample_ids: Sequence[str] = (), rubric: Sequence[Any] = ()) -> PairwiseResult:
+    """Compare two responses to `instruction`, in both orders, concurrently.
+
+    `rubric` (criteria with a name and a description) is added to the judge's instructions when
+    given: `assay rubric refine` compares a rewrite under a proposed rubric. Without it the
+    prompt is the plain pairwise one the pipeline uses.
+    """
     # Structured: a failure of one order cancels the other rather than leaving it to run and pay.
     first, second = await gather_or_stop([
-        _ask(ctx, instruction, response_a, response_b, sample_ids),
-        _ask(ctx, instruction, response_b, response_a, sample_ids),
+        _ask(ctx, instruction, response_a, response_b, sample_ids, rubric),
+        _ask(ctx, instruction, response_b, response_a, sample_ids, rubric),
     ])
     spent: dict[str, Any] = {
         "call_ids": first.call_ids + second.call_ids,
@@ -87,6 +92,6 @@ async def judge_pair(ctx: AgentContext, instruction: str, response_a: str, respo
 
 
 async def _ask(ctx: AgentContext, instruction: str, shown_a: str, shown_b: str,
-               sample_ids: Sequence[str]) -> LLMResult[PairwiseVerdict]:
+               sample_ids: Sequence[str], rubric: Sequence[Any]) -> LLMResult[PairwiseVerdict]:
     return await ask(ctx, agent="judge", prompt="judge_pairwise", output_type=PairwiseVerdict, sample_ids=sample_ids,
-                     instruction=instruction, response_a=shown_a, response_b=shown_b)
+                     instruction=instruction, response_a=shown_a, response_b=shown_b, rubric=tuple(rubric))

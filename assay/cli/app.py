@@ -13,9 +13,11 @@ from typing import Annotated, Optional
 import typer
 
 from assay import __version__
-from assay.cli import compare, expand, export, ingest, judge, review, score, select, sessions, trace
+from assay.cli import compare, expand, export, ingest, judge, review, score, select, sessions, tokens, trace
 from assay.cli.models import models_app
 from assay.cli.recipe import recipe_app
+from assay.cli.rubric import rubric_app
+from assay.cli.cues import cues_app
 from assay.cli.options import (ApiBaseOpt, DecontamOpt, DedupOpt, DryRunOpt, EngineOpt, FieldOpt, ModelOpt, PriceOpt,
                                RayAddressOpt, RecipeOpt, check_benchmarks, check_llm_engine, dedup_methods,
                                engine_settings, field_map, price_settings, recipe_config, run_options, runtime,
@@ -30,6 +32,8 @@ app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(recipe_app, name="recipe")
+app.add_typer(rubric_app, name="rubric")
+app.add_typer(cues_app, name="cues")
 
 
 def _version(value: bool) -> None:
@@ -71,6 +75,7 @@ def ui(
 app.command()(expand.expand)
 app.command()(judge.judge)
 app.command()(compare.compare)
+app.command()(tokens.tokens)
 
 
 @app.command()

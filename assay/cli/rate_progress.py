@@ -22,7 +22,9 @@ def rate_bar() -> Any:
         def render(self, task: Any) -> Text:
             elapsed = task.finished_time if task.finished else task.elapsed
             rate = task.completed / elapsed if elapsed and task.completed else None
-            return Text(f"{rate:,.0f}/s" if rate else "", style="progress.data.speed")
+            # Slow passes (a causal LM on CPU) run under 1 item/s: show a decimal there, not "0/s".
+            shown = "" if not rate else f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.2g}/s"
+            return Text(shown, style="progress.data.speed")
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=progress_console,

@@ -56,23 +56,28 @@ def review(
     note: Annotated[Optional[str], typer.Option("--note", help="Why (kept with the decision).")] = None,
     show: Annotated[Optional[list[int]], typer.Option("--show", help="Show only these pending items in full: --show 2 3.")] = None,
     brief: Annotated[bool, typer.Option("--brief", help="Only the table of pending items, no texts or diffs.")] = False,
+    order: Annotated[str, typer.Option("--order", help="informative: the most informative items first, with a score and why (the rubrics of `assay rubric refine` disagree, then the judge is unsure); the default when there are such scores. created: oldest first.")] = "informative",
 ) -> None:
     """Show each pending item (proposed text, its parent, a word diff, the judge's reasons), or approve / reject
     them: `assay review DIR --approve 2 3 4 --reject 5 6`; then `assay resume DIR` continues."""
     from assay.cli.options import runtime
     from assay.cli.render import console
-    from assay.cli.review_view import item_panel
+    from assay.cli.review_view import by_priority, item_panel, priorities_of
     from assay.pipeline.repair.review import item_views
     from assay.pipeline.repair.review import review as decide_items
+
+    if order not in ("informative", "created"):
+        raise typer.BadParameter("choose informative or created", param_hint="--order")
 
     left, changed = decide_items(session, runtime(), approve=approve or [], reject=reject or [], approve_all=approve_all,
                                  reject_all=reject_all, note=note, by=reviewer_name())
     if any(changed.values()):
         console.print(f"approved {changed['approved']}, rejected {changed['rejected']}")
-    elif not brief:
-        for view in item_views(session, runtime(), show or ()):
-            console.print(item_panel(view))
-    console.print(pending_table(left))
+    ranks = priorities_of(session, runtime()) if order == "informative" and left else {}
+    if not any(changed.values()) and not brief:
+        for view in by_priority(item_views(session, runtime(), show or ()), ranks, lambda v: v.item.id):
+            console.print(item_panel(view, ranks.get(view.item.id)))
+    console.print(pending_table(by_priority(left, ranks, lambda p: p.id), ranks))
     if not left:
         console.print(f"nothing pending: continue with `assay resume {session}`")
 
@@ -87,17 +92,20 @@ def reviewer_name() -> str:
         return "cli"
 
 
-def pending_table(items: Sequence[Proposal]) -> Any:
-    """The pending items, one row each."""
+def pending_table(items: Sequence[Proposal], ranks: dict[int, Any] | None = None) -> Any:
+    """The pending items, one row each; with `ranks` (item id -> ItemPriority), their priority and why."""
     from rich.table import Table
 
     from assay.cli.text import cells
 
     table = Table(title=f"{len(items)} pending review item{'s' if len(items) != 1 else ''}")
-    for column in ("id", "round", "kind", "sample", "from", "summary"):
+    ranked = ("priority", "why") if ranks else ()
+    for column in ("id", "round", "kind", "sample", "from", "summary", *ranked):
         table.add_column(column)
     for item in items:
+        rank = (ranks or {}).get(item.id)
+        extra = ((f"{rank.score:.2f}", rank.reason) if rank else ("-", "-")) if ranks else ()
         # Cells as Text: a summary quotes model text, which a plain string cell would parse as markup.
         table.add_row(*cells(item.id, item.round if item.round is not None else "-", item.kind,
-                             item.sample_id or "-", item.parent_id or "-", item.summary))
+                             item.sample_id or "-", item.parent_id or "-", item.summary, *extra))
     return table

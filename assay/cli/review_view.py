@@ -3,7 +3,8 @@ and the judge's reasons. The diff is the viewer's (assay/ui/diff.py); this only 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Group
 from rich.panel import Panel
@@ -12,15 +13,42 @@ from rich.text import Text
 from assay.cli.text import plain
 from assay.core.safe_text import visible
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from assay.pipeline.repair.review import ItemView
     from assay.ui.diff import DiffRow
 
 
-def item_panel(view: ItemView) -> Panel:
-    """One item: what it is, the proposed text (a word diff against its parent), the judge's reasons."""
+def priorities_of(directory: Any, runtime: Any) -> dict[int, Any]:
+    """Pending item id -> its ItemPriority (assay/pipeline/rubric/priority.py); empty when no item scores above 0,
+    so the review keeps its created order until there is something to rank by."""
+    from assay.pipeline.rubric.priority import review_priority
+    from assay.session.session import Session
+
+    session = Session.open_read_only(directory, runtime)
+    try:
+        ranks = review_priority(session)
+    finally:
+        session.close()
+    return {p.item_id: p for p in ranks} if any(p.score > 0 for p in ranks) else {}
+
+
+def by_priority(items: Sequence[T], ranks: dict[int, Any], item_id: Callable[[T], int]) -> list[T]:
+    """`items` most informative first (ranked ones by score, then the rest as they came); as they came without ranks."""
+    if not ranks:
+        return list(items)
+    order = {i: n for n, i in enumerate(ranks)}  # ranks come highest first
+    return sorted(items, key=lambda x: order.get(item_id(x), len(order)))
+
+
+def item_panel(view: ItemView, rank: Any = None) -> Panel:
+    """One item: what it is, its review priority (if ranked), the proposed text (a word diff against its parent),
+    the judge's reasons."""
     item = view.item
     parts: list[Any] = [plain(item.summary, "bold")]
+    if rank is not None:
+        parts.append(plain(f"priority {rank.score:.2f}: {rank.reason}", "magenta"))
     if item.parent_id:
         parts.append(plain(f"{'replaces' if item.kind == 'repair' else 'grown from'} {item.parent_id}"
                            f" -> proposed {item.sample_id or '-'}", "dim"))

@@ -14,7 +14,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass as checked_dataclass
 
+from assay.core.recipe_cues import CueSettings
 from assay.core.recipe_screen import ScreenSettings
+from assay.core.recipe_tokens import TokenSettings
 
 AgentRole = Literal["judge", "decomposer", "rewriter", "synthesizer", "planner"]
 
@@ -185,5 +187,7 @@ class Config(_Section):
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     tags: TagSettings = Field(default_factory=TagSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
+    cues: CueSettings = Field(default_factory=CueSettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     dry_run: bool = False

@@ -1,8 +1,9 @@
 """The curation loop as a LangGraph state machine.
 
-    ingest → screen → judge → measure → plan ─┬─ repair ─┐
-                                               ├─ expand ─┴→ review_gate → apply → screen → …
-                                               └─ select → export_gate → export → END
+    ingest → screen → judge → cues → measure → plan ─┬─ repair ─┐
+                                                      ├─ expand ─┴→ review_gate → apply → screen → …
+                                                      └─ select → export_gate → export → END
+    (cues, once with [cues] repair: its own repair round → review_gate)
 
 `build_curation_graph()` returns the uncompiled builder; its nodes are module functions that
 get the run's dependencies (the session, the options) as LangGraph's runtime context, so the
@@ -17,7 +18,7 @@ from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
-from assay.graphs import nodes_act, nodes_finish, nodes_pool
+from assay.graphs import nodes_act, nodes_cues, nodes_finish, nodes_pool
 from assay.graphs.state import CurationState
 from assay.pipeline.deps import CurationDeps
 
@@ -40,6 +41,7 @@ def build_curation_graph() -> StateGraph:
     graph.add_node("ingest", nodes_pool.ingest)
     graph.add_node("screen", nodes_pool.screen)
     graph.add_node("judge", nodes_pool.judge)
+    graph.add_node("cues", nodes_cues.cues, destinations=("measure", "review_gate"))  # [cues]: once, after judging
     graph.add_node("measure", nodes_pool.measure)
     graph.add_node("plan", nodes_act.plan)
     graph.add_node("repair", nodes_act.repair)
@@ -52,7 +54,7 @@ def build_curation_graph() -> StateGraph:
     graph.add_edge(START, "ingest")
     graph.add_edge("ingest", "screen")
     graph.add_edge("screen", "judge")
-    graph.add_edge("judge", "measure")
+    graph.add_edge("judge", "cues")
     graph.add_edge("measure", "plan")
     graph.add_conditional_edges("plan", route_plan)
     graph.add_edge("repair", "review_gate")

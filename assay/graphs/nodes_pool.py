@@ -25,7 +25,7 @@ async def ingest(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
 
 async def screen(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
     """Screen the samples of this round with the LLM-free tools (round 0: the whole pool)."""
-    from assay.pipeline.screen.pool import screen_round
+    from assay.pipeline.engine.session_screen import screen_round
 
     screen_round(runtime.context, state.round, state.proposed_ids)
     return {}

@@ -1,4 +1,5 @@
-"""A session's deliverables: curated.jsonl, rejected.jsonl, lineage.jsonl and report.html.
+"""A session's deliverables: curated.jsonl, rejected.jsonl, lineage.jsonl and report.html (and, with
+`[tokens] enabled`, token_masks.jsonl: pipeline/export_tokens.py).
 
 Each sample is written in its own source format (originals exactly as read; rewrites in
 their parent's shape, with the parent record's own fields such as `id` or `category`).
@@ -22,6 +23,7 @@ from assay.core.records import Sample, Status
 from assay.core.writers import write_jsonl
 from assay.pipeline.export_records import (Ancestors, lineage_row, never_pooled, ok_verdicts, record_of,
                                            rejected_record)
+from assay.pipeline.export_tokens import TOKEN_MASKS, score_curated_tokens, write_curated_masks
 from assay.pipeline.rounds import close_open_rounds
 
 if TYPE_CHECKING:
@@ -34,9 +36,15 @@ BATCH = 2000  # samples read per cursor batch
 
 
 def export_run(deps: Any, state: Any) -> dict[str, Path]:
-    """The run's export: close the last round, then write the files with the run's report writer."""
+    """The run's export: close the last round, then write the files with the run's report writer.
+    With `[tokens] enabled`, the curated samples' tokens are scored first (so the report shows the
+    masks) and token_masks.jsonl is written beside curated.jsonl."""
     close_open_rounds(deps.session)
-    return export_session(deps.session, state, write_report=deps.write_report)
+    masked = score_curated_tokens(deps)
+    written = export_session(deps.session, state, write_report=deps.write_report)
+    if masked is not None:
+        written["token_masks"] = write_curated_masks(deps.session, Path(deps.session.dir) / TOKEN_MASKS)
+    return written
 
 
 def export_session(session: Any, state: Any, *, write_report: ReportWriter) -> dict[str, Path]:

@@ -18,6 +18,8 @@ from assay.report.code_checks import code_summary
 from assay.report.pool_map import PoolMap, pool_map_of
 from assay.pipeline.compare_view import session_comparison
 from assay.report.preference import preference_counts
+from assay.report.tokens import token_summary
+from assay.report.cues import cue_summary
 
 DROP_FAMILIES = 20
 
@@ -85,6 +87,8 @@ class ReportData:
     code: dict[str, Any] | None = None  # samples with code, code drops, code_correctness (report/code_checks.py)
     preference: dict[str, Any] | None = None  # pair counts by source (assay/report/preference.py)
     comparison: dict[str, Any] | None = None  # seeds against synthetic samples (assay/pipeline/compare_view.py)
+    tokens: dict[str, Any] | None = None  # masked tokens overall and by cluster (assay/report/tokens.py)
+    cues: dict[str, Any] | None = None  # significant bias cues, prevalence before and after (assay/report/cues.py)
 
 
 def collect(session: Any, state: Any) -> ReportData:
@@ -111,7 +115,8 @@ def collect(session: Any, state: Any) -> ReportData:
         after_label=after_label, drops=_drops(conn), pool_map=pool_map, map_note=map_note,
         cost_by_agent=_costs(conn, "agent"), cost_by_round=_costs(conn, "round"),
         budget=session.config.budget.model_dump(exclude_none=True), preference=preference_counts(session),
-        comparison=session_comparison(session), code=code_summary(conn),
+        comparison=session_comparison(session), code=code_summary(conn), tokens=token_summary(conn),
+        cues=cue_summary(session),
     )
 
 

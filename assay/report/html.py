@@ -21,6 +21,7 @@ from markupsafe import Markup
 from assay.core.safe_text import visible
 from assay.report.charts import bin_counts, hbars, histogram, scatter
 from assay.report.data import CostRow, ReportData
+from assay.report.tokens import token_section
 
 SCORE_EDGES = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
 STATUS_COLOURS = {"selected": "#009E73", "active": "#E69F00", "dropped": "#9a9a9a"}  # Okabe-Ito: colour-blind safe
@@ -58,7 +59,7 @@ def render(data: ReportData) -> str:
     return environment().get_template("report.html.j2").render(
         data=data, chips=_chips(data), at_most=AT_MOST, key_metrics=KEY_METRICS,
         met=sum(t.met for t in data.targets), scores=_scores(data), drops=_drops(data), map=_map(data),
-        cost=_cost(data))
+        cost=_cost(data), tokens=token_section(data.tokens), cues=data.cues)
 
 
 def num(value: Any, digits: int = 2) -> str:

@@ -18,10 +18,11 @@ until one does (see the proof in `link_buckets`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from assay.tools import dedup_buckets
 from assay.tools.dedup_cluster import UnionFind
 from assay.tools.dedup_signature import KEY_SIZE
 
@@ -63,24 +64,11 @@ def plausible_cut(floor: float, num_perm: int, shingle_size: int = 3) -> float:
     return target - CUT_SD * math.sqrt(target * (1 - target) / num_perm)
 
 
-def band_buckets(signatures: np.ndarray, bands: int, rows: int) -> list[np.ndarray]:
+def band_buckets(signatures: np.ndarray, bands: int, rows: int) -> Sequence[np.ndarray]:
     """Per band, the groups of two or more samples whose rows in that band are all equal: arrays of
-    positions, ascending. Exact comparison of the rows (a sort), no band hash that could collide."""
-    buckets: list[np.ndarray] = []
-    count = len(signatures)
-    if count < 2:
-        return buckets
-    for band in range(bands):
-        block = signatures[:, band * rows:(band + 1) * rows]
-        order = np.lexsort(block.T[::-1])  # stable: positions ascend within equal rows
-        ordered = block[order]
-        new = np.ones(count, dtype=bool)
-        new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-        starts = np.flatnonzero(new)
-        sizes = np.diff(np.append(starts, count))
-        buckets += [order[s:s + n] for s, n in zip(starts[sizes >= 2].tolist(), sizes[sizes >= 2].tolist(),
-                                                   strict=True)]
-    return buckets
+    positions, ascending. Exact comparison of the rows (a sort), no band hash that could collide.
+    Held compactly, as two flat arrays (dedup_buckets.py)."""
+    return dedup_buckets.band_buckets(signatures, bands, rows)
 
 
 class BandIndex:
@@ -108,21 +96,27 @@ class BandIndex:
 
     def links(self, joined: UnionFind, related: Callable[[int, int], bool]) -> list[tuple[int, int]]:
         """`link_buckets` over this index's buckets, each pair first checked to be proposed."""
-        return link_buckets(self.buckets, joined, lambda a, b: self.proposes(a, b) and related(a, b))
+        return link_buckets(self.buckets, joined, related, reject=lambda a, b: not self.proposes(a, b))
 
 
-def link_buckets(buckets: Iterable[np.ndarray], joined: UnionFind,
-                 related: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+def link_buckets(buckets: Iterable[np.ndarray], joined: UnionFind, related: Callable[[int, int], bool],
+                 reject: Callable[[int, int], bool] | None = None) -> list[tuple[int, int]]:
     """Join the related pairs of each bucket (positions ascending) in `joined`; returns the pairs (a < b) that
     joined two clusters. `related(a, b)` is the pair test (proposed, then verified); it is asked of a pair
-    at most once, and never of a pair already joined.
+    at most once, and never of a pair already joined. `reject(a, b)`, when given, is a cheap test run
+    first that rules a pair out (not proposed): such a pair is tested again if met again rather than
+    remembered, since most pairs a bucket holds by chance meet once and remembering them all costs
+    memory that grows with the pool.
 
     Why every related pair within a bucket ends up joined: when b comes, each earlier member a is in one
     group of members already joined to each other. If a's group is b's cluster, a and b are joined. If
     not, b is tried against that group's members until one is related; if none is, a is not either.
     """
     links: list[tuple[int, int]] = []
-    tried: set[tuple[int, int]] = set()
+    # The pairs `related` failed, each as one int (not a tuple of two: a third of the memory); a pair that
+    # passed is joined, so the cluster check skips it for good.
+    failed: set[int] = set()
+    stride = len(joined.parent)
     done: set[bytes] = set()  # a bucket met again in another band (exact copies: all bands) joins nothing new
     for bucket in buckets:
         key = bucket.tobytes()
@@ -139,12 +133,13 @@ def link_buckets(buckets: Iterable[np.ndarray], joined: UnionFind,
                 if joined.find(root) == joined.find(newcomer):
                     continue
                 for member in members:
-                    if (member, newcomer) in tried:
+                    pair = member * stride + newcomer
+                    if pair in failed or (reject is not None and reject(member, newcomer)):
                         continue
-                    tried.add((member, newcomer))
                     if related(member, newcomer):
                         joined.union(member, newcomer)
                         links.append((member, newcomer))
                         break
+                    failed.add(pair)
             groups.setdefault(joined.find(newcomer), []).append(newcomer)
     return links

@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 from assay.core.records import Sample
 from assay.core.assessment import Assessment, drop
+from assay.tools.causal_lm import Row, answer_nll, length_batches, load_causal_lm
 
 Template = Literal["auto", "chat", "alpaca"]
-Row = tuple[list[int], int]  # token ids, index of the first scored (answer) token
 
 ALPACA_HEAD = ("Below is an instruction that describes a task{with_input}. "
                "Write a response that appropriately completes the request.\n\n### Instruction:\n")
@@ -81,43 +81,15 @@ def fit_to_length(head: list[int], body: list[int], tail: list[int], answer: lis
 
 
 def mean_answer_losses(model: Any, rows: Sequence[Row], pad_id: int, device: Any = "cpu") -> list[float]:
-    """Mean cross-entropy of each row's tokens from its answer start on, in one forward pass.
-
-    Rows are right-padded; a causal model never attends to later padding, so a row's loss does
-    not depend on its batch.
-    """
+    """Mean cross-entropy of each row's tokens from its answer start on, in one forward pass
+    (`causal_lm.answer_nll`: a row's loss does not depend on its batch)."""
     import torch
-    import torch.nn.functional as F
 
-    width = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    # predicts[b, p]: position p predicts an answer token (the one at p + 1).
-    predicts = torch.zeros((len(rows), width), dtype=torch.bool)
-    for b, (ids, start) in enumerate(rows):
-        if not 1 <= start < len(ids):
-            raise ValueError(f"row {b}: answer start {start} outside 1..{len(ids) - 1}")
-        input_ids[b, : len(ids)] = torch.tensor(ids)
-        attention[b, : len(ids)] = 1
-        predicts[b, start - 1 : len(ids) - 1] = True
-    input_ids, attention, predicts = input_ids.to(device), attention.to(device), predicts.to(device)
-    # Logits only from the earliest position that predicts an answer token: an int
-    # logits_to_keep is understood by every recent transformers model.
-    first = min(start for _, start in rows) - 1
-    keep = width - first
+    nll, counts = answer_nll(model, rows, pad_id, device)
     with torch.inference_mode():
-        try:
-            logits = model(input_ids=input_ids, attention_mask=attention, logits_to_keep=keep).logits
-        except TypeError:  # a model without logits_to_keep: all positions
-            logits = model(input_ids=input_ids, attention_mask=attention).logits
-        predicts = predicts[:, first:]
-        logits = logits[:, -keep:][predicts]  # also right for a model that ignored logits_to_keep
-        targets = input_ids.roll(-1, dims=1)[:, first:][predicts]
-        nll = F.cross_entropy(logits.float(), targets, reduction="none")
-        row_of = predicts.nonzero()[:, 0]
+        row_of = torch.repeat_interleave(torch.arange(len(rows), device=nll.device), counts)
         sums = torch.zeros(len(rows), device=nll.device, dtype=torch.float64).index_add_(0, row_of, nll.double())
-        counts = predicts.sum(dim=1).double()
-    return (sums / counts).tolist()
+    return (sums / counts.double()).tolist()
 
 
 class CausalLMScorer:
@@ -144,33 +116,13 @@ class CausalLMScorer:
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._loaded is None:
-                import torch
-
-                from assay.core.hf import prepare_hf
-
-                prepare_hf()
-                import transformers
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                if self.model_name is None or str(self.model_name).endswith(".gguf"):
-                    from pathlib import Path
-
-                    from assay.core.model_files import find_gguf
-
-                    gguf = Path(self.model_name) if self.model_name else find_gguf()
-                    folder, kwargs = str(gguf.parent), {"gguf_file": gguf.name}
-                else:
-                    folder, kwargs = self.model_name, {}
-                device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-                dtype = getattr(torch, self.dtype) if isinstance(self.dtype, str) else self.dtype or torch.float32
-                tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
-                # Loaded in the target dtype (a 7B model in float32 would not fit first), then moved.
-                dtype_kwarg = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
-                model = AutoModelForCausalLM.from_pretrained(folder, **kwargs, **{dtype_kwarg: dtype})
-                model = model.to(device=device, dtype=dtype).eval()
-                self._adopt(tokenizer, model)
+                self._adopt(*load_causal_lm(self.model_name, device=self.device, dtype=self.dtype))
         assert self._loaded is not None
         return self._loaded
+
+    def load(self) -> tuple[Any, Any]:
+        """(tokenizer, model), loaded on first use."""
+        return self._load()
 
     @classmethod
     def from_loaded(cls, tokenizer: Any, model: Any, **options: Any) -> CausalLMScorer:
@@ -191,7 +143,7 @@ class CausalLMScorer:
             return []
         tokenizer, model = self._load()
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-        alone_prefix = self._alone_prefix(tokenizer)
+        alone_prefix = self.alone_prefix(tokenizer)
         results: list[LossResult | None] = [None] * len(samples)
         conditioned: list[Row] = []
         alone: list[Row] = []
@@ -201,9 +153,7 @@ class CausalLMScorer:
             if not answer_text.strip():
                 results[i] = LossResult(None, None)
                 continue
-            head, body, tail = (self._encode(tokenizer, part) for part in self._prompt_parts(tokenizer, sample))
-            if self.template == "alpaca":  # rendered chat templates carry their own BOS
-                head = self._bos(tokenizer) + head
+            head, body, tail = self.prompt_ids(tokenizer, sample)
             answer = self._encode(tokenizer, answer_text)
             prompt, answer, truncated = fit_to_length(head, body, tail, answer, self.max_length)
             conditioned.append((prompt + answer, len(prompt)))
@@ -218,17 +168,11 @@ class CausalLMScorer:
 
     def _batched(self, model: Any, rows: list[Row], pad_id: int) -> list[float]:
         """Losses in input order, computed in length-sorted batches to limit padding."""
-        order = sorted(range(len(rows)), key=lambda k: len(rows[k][0]))
         losses = [0.0] * len(rows)
-        batch: list[int] = []
-        for k in order + [-1]:
-            too_big = k >= 0 and (len(batch) + 1) * len(rows[k][0]) > self.max_batch_tokens
-            if batch and (k < 0 or len(batch) == self.batch_size or too_big):
-                for j, loss in zip(batch, mean_answer_losses(model, [rows[j] for j in batch], pad_id, self.device)):
-                    losses[j] = loss
-                batch = []
-            if k >= 0:
-                batch.append(k)
+        for batch in length_batches([len(ids) for ids, _ in rows], batch_size=self.batch_size,
+                                    max_batch_tokens=self.max_batch_tokens):
+            for j, loss in zip(batch, mean_answer_losses(model, [rows[j] for j in batch], pad_id, self.device)):
+                losses[j] = loss
         return losses
 
     @staticmethod
@@ -243,7 +187,15 @@ class CausalLMScorer:
         marked = tokenizer("a", add_special_tokens=True)["input_ids"]
         return list(marked[:1]) if marked[:1] != plain[:1] else []
 
-    def _alone_prefix(self, tokenizer: Any) -> list[int]:
+    def prompt_ids(self, tokenizer: Any, sample: Sample) -> tuple[list[int], list[int], list[int]]:
+        """Token ids of the prompt before the sample's last assistant turn, as (template head,
+        context, template tail): the parts `fit_to_length` cuts."""
+        head, body, tail = (self._encode(tokenizer, part) for part in self._prompt_parts(tokenizer, sample))
+        if self.template == "alpaca":  # rendered chat templates carry their own BOS
+            head = self._bos(tokenizer) + head
+        return head, body, tail
+
+    def alone_prefix(self, tokenizer: Any) -> list[int]:
         """BOS where the tokenizer adds one, then the assistant header."""
         bos, header = self._bos(tokenizer), ALPACA_RESPONSE
         if self.template == "chat":

@@ -18,6 +18,8 @@ from assay.ui.compare_view import seeds_against_synthetic
 from assay.ui.params import int_param, path_id, route, sample_filter
 from assay.ui.preference_view import pair_page, session_pairs
 from assay.ui.review import apply_review
+from assay.ui.review_order import ordered, priorities
+from assay.ui.token_view import mask_view
 from assay.ui.viewer import Viewer
 
 
@@ -42,8 +44,10 @@ def routes(viewer: Viewer) -> list[Route]:
         if target is not None and target.startswith("/review/"):
             return RedirectResponse(target, status_code=303)
         detail = queries.sample_detail(conn, sample_id)
-        return viewer.render(request, "sample.html", nav="samples", detail=detail, node=detail["sample"],
-                             code=code_panel(detail["sample"]["messages"]))
+        node = detail["sample"]
+        mask = mask_view(conn, node["id"], node["messages"], viewer.redactor.text)
+        return viewer.render(request, "sample.html", nav="samples", detail=detail, node=node,
+                             code=code_panel(node["messages"]), mask=mask)
 
     async def diff(request: Request) -> Response:
         found = queries.rewrite_diff(conn, request.path_params["sample_id"], request.query_params.get("against") or None)
@@ -77,7 +81,9 @@ def routes(viewer: Viewer) -> list[Route]:
         return viewer.render(request, "preference.html", nav="preference", found=found, page=page)
 
     async def review(request: Request) -> Response:
-        return viewer.render(request, "review.html", nav="review", items=queries.review_items(conn),
+        ranked = viewer.cached("priority", lambda: priorities(conn))
+        items, order = ordered(queries.review_items(conn), ranked, request.query_params.get("order"))
+        return viewer.render(request, "review.html", nav="review", items=items, order=order, ranked=bool(ranked),
                              done=request.query_params.get("done"))
 
     async def review_item(request: Request) -> Response:

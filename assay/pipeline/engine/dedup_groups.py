@@ -5,11 +5,17 @@ same exact key, or an LSH-proposed pair whose Jaccard similarity reaches the low
 can verify. The pool splits into candidate groups, the connected components of those links
 (dedup_links.py); a sample alone in its group is kept with no dedup scores, as the in-memory
 engine keeps it. Each group is then deduplicated by the Dedup tool itself (dedup_pass.py).
+
+Memory is fixed-width columns, filled in place batch by batch: per survivor its position (8
+bytes), exact key (16) and MinHash signature (4 bytes a permutation, 512 at the default 128),
+then the LSH buckets as two flat arrays (tools/dedup_buckets.py). A first read of the `keep`
+column counts the survivors, so the arrays are sized once and filled a chunk of rows at a time:
+no batch's column is kept and no copy is concatenated.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,29 +23,62 @@ from assay.pipeline.engine.parts import Parts
 from assay.pipeline.screen.scoring import ScoreOptions
 
 
+@dataclass(frozen=True)
+class Survivors:
+    """The survivors of pass 1 as columns: input positions (ascending), exact keys and signatures (None when
+    that method is off), and how many each batch holds."""
+
+    position: np.ndarray
+    exact: np.ndarray | None
+    signatures: np.ndarray | None
+    sizes: list[int]
+
+
 def candidate_groups(parts: Parts, batches: int, options: ScoreOptions) -> tuple[int, np.ndarray, np.ndarray]:
     """(survivors, their positions in groups of two or more, each one's group label), from the key columns."""
     from assay.pipeline.engine.dedup_features import lsh_params
     from assay.pipeline.engine.dedup_links import similar_links
-    from assay.pipeline.engine.screen_pass import PART as SCREEN_PART
-    from assay.tools.dedup_lsh import band_buckets
+    from assay.tools.dedup_buckets import band_buckets
 
-    positions, exact, signature, sizes = [], [], [], []
-    for index in range(batches):
-        table = parts.read_table(SCREEN_PART, index, columns=["position", "keep", "exact_key", "signature"])
-        table = table.filter(table.column("keep").fill_null(False))
-        positions.append(table.column("position").to_numpy())
-        exact.append(table.column("exact_key"))
-        signature.append(table.column("signature"))
-        sizes.append(len(table))
-    position = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
-    count = len(position)
-    links = [exact_links(_exact_keys(exact, count))]
-    signatures = _signatures(signature, count)
-    if signatures is not None:
-        buckets = band_buckets(signatures, *lsh_params(options))
-        links.append(similar_links(parts, sizes, buckets, signatures, options, links[0]))
-    return (count, *components(count, position, links))
+    survivors = read_survivors(parts, batches, options)
+    count = len(survivors.position)
+    links = [exact_links(survivors.exact)]
+    if survivors.signatures is not None:
+        buckets = band_buckets(survivors.signatures, *lsh_params(options))
+        links.append(similar_links(parts, survivors.sizes, buckets, survivors.signatures, options, links[0]))
+    return (count, *components(count, survivors.position, links))
+
+
+def read_survivors(parts: Parts, batches: int, options: ScoreOptions) -> Survivors:
+    """The survivors' positions, exact keys and signatures, read batch by batch into arrays sized once."""
+    import pyarrow.compute as pc
+
+    from assay.pipeline.engine.screen_pass import PART as SCREEN_PART
+    from assay.pipeline.screen.scoring import dedup_options
+
+    sizes = [sum(pc.sum(chunk.column("keep")).as_py() or 0
+                 for chunk in parts.read_chunks(SCREEN_PART, index, columns=["keep"], rows=1 << 16))
+             for index in range(batches)]
+    count = sum(sizes)
+    num_perm = dedup_options(options.screen)["num_perm"]
+    position = np.empty(count, dtype=np.int64)
+    exact = np.empty(count, dtype="S16") if "exact" in options.dedup else None
+    signatures = np.empty((count, num_perm), dtype=np.uint32) if "minhash" in options.dedup else None
+    columns = ["position", "keep"] + ["exact_key"] * (exact is not None) + ["signature"] * (signatures is not None)
+    start = 0
+    for index, size in enumerate(sizes):
+        if not size:
+            continue
+        for chunk in parts.read_chunks(SCREEN_PART, index, columns=columns):
+            chunk = chunk.filter(pc.fill_null(chunk.column("keep"), False))
+            end = start + len(chunk)
+            position[start:end] = chunk.column("position").to_numpy()
+            if exact is not None:
+                exact[start:end] = _fixed(chunk.column("exact_key"), "S16")
+            if signatures is not None:
+                signatures[start:end] = _values(chunk.column("signature")).reshape(end - start, num_perm)
+            start = end
+    return Survivors(position, exact, signatures, sizes)
 
 
 def exact_links(keys: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -68,25 +107,17 @@ def components(count: int, position: np.ndarray,
     return position[grouped], labels[grouped]
 
 
-def _signatures(columns: list[Any], count: int) -> np.ndarray | None:
-    """The survivors' MinHash signatures as a matrix (None when MinHash is off)."""
-    column = _joined(columns)
-    if column is None or column.null_count == count:
-        return None
-    return column.flatten().to_numpy().reshape(count, -1)
+def _fixed(array: object, dtype: str) -> np.ndarray:
+    """A fixed-size binary Arrow array's values as numpy bytes (a survivor always has its key: no nulls)."""
+    if array.null_count:  # type: ignore[attr-defined]
+        raise ValueError("a survivor of pass 1 has no exact key: the screen part is not this engine's")
+    width = np.dtype(dtype).itemsize
+    data = array.buffers()[1]  # type: ignore[attr-defined]
+    return np.frombuffer(data, dtype=dtype, count=len(array), offset=array.offset * width)  # type: ignore[arg-type,attr-defined]
 
 
-def _exact_keys(columns: list[Any], count: int) -> np.ndarray | None:
-    """The survivors' exact keys (None when exact dedup is off)."""
-    column = _joined(columns)
-    if column is None or column.null_count == count:
-        return None
-    return np.array(column.to_pylist(), dtype="S16")
-
-
-def _joined(columns: list[Any]) -> Any:
-    """The per-batch chunked columns as one array."""
-    import pyarrow as pa
-
-    arrays = [chunk for column in columns for chunk in column.chunks]
-    return pa.concat_arrays(arrays) if arrays else None
+def _values(array: object) -> np.ndarray:
+    """A list array's values, flattened (a survivor always has its signature: no nulls)."""
+    if array.null_count:  # type: ignore[attr-defined]
+        raise ValueError("a survivor of pass 1 has no MinHash signature: the screen part is not this engine's")
+    return array.flatten().to_numpy()  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ holds the key and signature columns and the groups still open, never the pool's 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -58,33 +58,46 @@ def dedup_group(job: DedupJob) -> dict[str, Any]:
 def run_dedup(parts: Parts, batches: int, batch_size: int, options: ScoreOptions, executor: Executor,
               progress: StartTask) -> dict[str, Any]:
     """Dedup the survivors of pass 1 and write the verdicts, one part per batch that has any; returns the
-    stage report (name, seen, dropped) and `computed` (1, or 0 when a finished dedup was reused)."""
+    stage report (name, seen, dropped) and `computed` (1, or 0 when a finished dedup was reused).
+
+    A batch's part is written as soon as every group member in it is back, so only the verdicts of the
+    batches whose groups are still open are held (the groups of copies span a bounded stretch of input)."""
+    import pyarrow as pa
+
     if parts.done(DONE):
         report = json.loads(parts.read_table(DONE).schema.metadata[b"report"])
         return {**report, "computed": 0}
     # An executor may form the groups itself (the Ray executor shuffles the keys over its cluster); same result.
     groups = getattr(executor, "candidate_groups", candidate_groups)
     seen, positions, labels = groups(parts, batches, options)
+    order = np.argsort(positions, kind="stable")  # ascending already, from dedup_groups.components: cheap
+    positions, labels = positions[order], labels[order]
     advance = progress("dedup", len(positions))
+    pending = dict(zip(*(a.tolist() for a in np.unique(positions // batch_size, return_counts=True)), strict=True))
+    sent: deque[tuple[int, ...]] = deque()  # each job's positions, in job order: the executor keeps it
     by_batch: dict[int, list[dict[str, Any]]] = defaultdict(list)
     dropped = 0
-    for result in executor.map(dedup_group, _jobs(parts, batches, batch_size, positions, labels, options)):
+    for result in executor.map(dedup_group, _jobs(parts, batches, batch_size, positions, labels, options, sent)):
         advance(result["seen"])
         for verdict in result["verdicts"]:
             by_batch[verdict["position"] // batch_size].append(verdict)
             dropped += not verdict["keep"]
-    import pyarrow as pa
-
-    for index, verdicts in sorted(by_batch.items()):
-        parts.write_table(pa.Table.from_pylist(sorted(verdicts, key=lambda v: v["position"])), PART, index)
+        for index, count in Counter(position // batch_size for position in sent.popleft()).items():
+            pending[index] -= count
+            if not pending[index] and index in by_batch:  # the batch's last member is back: its part is whole
+                verdicts = by_batch.pop(index)
+                parts.write_table(pa.Table.from_pylist(sorted(verdicts, key=lambda v: v["position"])), PART, index)
+    if by_batch:  # every grouped position is in exactly one job: a verdict left here would be lost
+        raise RuntimeError(f"dedup verdicts of batches {sorted(by_batch)} were never written")
     report = {"name": "dedup", "seen": seen, "dropped": dropped}
     parts.write_table(pa.table({"done": [True]}).replace_schema_metadata({"report": json.dumps(report)}), DONE)
     return {**report, "computed": 1}
 
 
 def _jobs(parts: Parts, batches: int, batch_size: int, positions: np.ndarray, labels: np.ndarray,
-          options: ScoreOptions) -> Iterator[DedupJob]:
-    """Jobs of whole groups, each group sent once its last member is read, up to `batch_size` samples a job."""
+          options: ScoreOptions, sent: deque[tuple[int, ...]]) -> Iterator[DedupJob]:
+    """Jobs of whole groups, each group sent once its last member is read, up to `batch_size` samples a job;
+    each job's positions are appended to `sent`. `positions` ascend."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -95,23 +108,25 @@ def _jobs(parts: Parts, batches: int, batch_size: int, positions: np.ndarray, la
     last = np.zeros(labels.max() + 1, dtype=np.int64)
     np.maximum.at(last, labels, positions)
     closing: dict[int, list[int]] = defaultdict(list)  # batch -> the groups whose last member is in it
-    for label in np.unique(labels):
-        closing[int(last[label]) // batch_size].append(int(label))
-    label_of = dict(zip(positions.tolist(), labels.tolist(), strict=True))
+    for label in np.unique(labels).tolist():
+        closing[int(last[label]) // batch_size].append(label)
     open_groups: dict[int, list[tuple[int, str]]] = defaultdict(list)
     ready: list[tuple[int, str]] = []
     for index in range(batches):
-        lo, hi = index * batch_size, (index + 1) * batch_size
-        wanted = positions[(positions >= lo) & (positions < hi)]
-        if len(wanted):
+        lo, hi = np.searchsorted(positions, [index * batch_size, (index + 1) * batch_size])
+        if hi > lo:
             table = parts.read_table(SCREEN_PART, index, columns=["position", "sample"])
-            table = table.filter(pc.is_in(table.column("position"), value_set=pa.array(wanted, type=pa.int64())))
-            for position, text in zip(table.column("position").to_pylist(), table.column("sample").to_pylist(),
-                                      strict=True):
-                open_groups[label_of[position]].append((position, text))
+            table = table.filter(pc.is_in(table.column("position"), value_set=pa.array(positions[lo:hi])))
+            found = table.column("position").to_numpy()
+            label_of = labels[np.searchsorted(positions, found)].tolist()
+            for position, label, text in zip(found.tolist(), label_of, table.column("sample").to_pylist(),
+                                             strict=True):
+                open_groups[label].append((position, text))
         for label in closing.get(index, ()):
             ready.extend(open_groups.pop(label))
         if len(ready) >= batch_size or (index == batches - 1 and ready):
             ready.sort()
-            yield DedupJob(tuple(p for p, _ in ready), tuple(t for _, t in ready), options)
+            job = DedupJob(tuple(p for p, _ in ready), tuple(t for _, t in ready), options)
+            sent.append(job.positions)
+            yield job
             ready = []

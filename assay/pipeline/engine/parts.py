@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,15 @@ class Parts:
         import pyarrow.parquet as pq
 
         return pq.read_table(self.path(name, index), columns=columns)
+
+    def read_chunks(self, name: str, index: int | None = None, columns: list[str] | None = None,
+                    rows: int = 1024) -> Iterator[Any]:
+        """A part's rows as Arrow record batches of up to `rows` rows (only `columns`, when named): a part's
+        wide columns (signatures, fingerprints) a chunk at a time, not whole."""
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(self.path(name, index)) as source:
+            yield from source.iter_batches(batch_size=rows, columns=columns, use_threads=False)
 
     def stages(self, name: str, index: int) -> list[dict[str, Any]]:
         """The stage reports a finished part recorded in its metadata (for a batch a rerun does not recompute)."""

@@ -1,10 +1,18 @@
-"""The engine's passes on Ray (`assay score --engine ray`): each batch job a Ray Data `map_batches` task.
+"""The engine's passes on Ray (`assay score --engine ray`): each batch job a Ray task.
 
 `RayExecutor` keeps executor.py's protocol: `map(fn, jobs)` yields `fn(job)` in job order, so a pass
-runs unchanged here and on the local executor. Jobs go to Ray Data as one row each (pickled, so a
-job comes back to `fn` exactly as it was sent, whatever Arrow would make of it) and run as
-stateless `map_batches` tasks of one row. Ray Data schedules them over the cluster's CPUs, keeps
-the results in job order (`preserve_order`) and holds back the producer when the consumer lags.
+runs unchanged here and on the local executor. Each job is one stateless task of one CPU, spread
+over the cluster's nodes; jobs are submitted as the results are taken, at most `2 * workers` in
+flight, as the local executor does, so a pass over a million samples holds a few batches at once and
+no CPU waits for a window of others to drain.
+
+Plain tasks, not Ray Data's `map_batches` (which this module used first): a job is a whole batch
+already, so Ray Data had one row per block to schedule and nothing to fuse, and it cost more than
+the work on one machine. On a fresh cluster it starts three detached actors of its own (stats,
+autoscaling coordinator, usage), each a worker process importing Ray Data, about 6 CPU seconds and
+8-10 s before the first batch ran; every worker that ran a `map_batches` task imported Ray Data
+(0.8 CPU s); and each window of jobs was pickled into a dataset, run, and drained before the next
+began. evals/README.md ("The Ray engine") has the figures.
 
 A task whose worker dies (killed, out of memory, its node lost) is retried up to `MAX_RETRIES`
 times; an exception raised by `fn` is not retried: it is the job's error, re-raised here as
@@ -17,18 +25,13 @@ from __future__ import annotations
 
 import pickle
 import socket
-import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
 from typing import Any
 
 from assay.core.errors import ConfigError
 
 MAX_RETRIES = 3
-# Jobs handed to Ray Data at once: a window bounds what the driver holds of a lazy job stream
-# (a job may carry records), and is large enough that the drain between windows costs little.
-WINDOW_PER_WORKER = 4
-MIN_WINDOW = 16
 INSTALL_HINT = "the Ray engine needs Ray: pip install 'assay[ray]'"
 
 
@@ -36,7 +39,6 @@ def import_ray() -> Any:
     """The `ray` module, or a ConfigError saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401  (the extra is ray[data]: a bare `ray` lacks it)
     except ImportError as error:
         raise ConfigError(f"{INSTALL_HINT} ({error})") from error
     return ray
@@ -76,14 +78,25 @@ class RayExecutor:
                 raise ConfigError(f"cannot connect to a Ray cluster at {address}: {error}") from error
             self._owned = True
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        _quiet_data_context()
+        # SPREAD, as Ray Data placed its tasks: batches go round the nodes rather than filling the driver's first.
+        self._task = ray.remote(_run_job).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False,
+                                                  scheduling_strategy="SPREAD")
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """`fn(item)` for each item, in item order, as Ray Data tasks; a job's exception is raised here, as itself."""
-        iterator = iter(items)
-        window = max(MIN_WINDOW, WINDOW_PER_WORKER * self.workers)
-        while chunk := list(islice(iterator, window)):
-            yield from _run_window(fn, chunk)
+        """`fn(item)` for each item, in item order, as Ray tasks; a job's exception is raised here, as itself."""
+        import ray
+
+        pending: deque[Any] = deque()
+        try:
+            for item in items:
+                pending.append(self._task.remote(fn, item))
+                if len(pending) >= 2 * self.workers:
+                    yield _result(ray.get(pending.popleft()))
+            while pending:
+                yield _result(ray.get(pending.popleft()))
+        finally:
+            for ref in pending:  # the caller stopped early or a job failed: the rest is not wanted
+                ray.cancel(ref)
 
     def candidate_groups(self, parts: Any, batches: int, options: Any) -> tuple[int, Any, Any]:
         """The global dedup's candidate groups, the keys hash-shuffled over Ray tasks (engine/ray_groups.py)."""
@@ -106,34 +119,19 @@ class RayExecutor:
         self.close()
 
 
-def _apply(batch: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, list[bytes]]:
-    """The map_batches task: `fn` over the batch's pickled jobs, each result (or the job's error) pickled back."""
-    results, errors = [], []
-    for job in batch["job"]:
-        try:
-            results.append(_dumps(fn(pickle.loads(job))))
-            errors.append(b"")
-        except Exception as error:  # not swallowed: carried to the driver and raised there, at the job's turn
-            results.append(b"")
-            errors.append(_pickled_error(error))
-    return {"result": results, "error": errors}
+def _run_job(fn: Callable[[Any], Any], job: Any) -> tuple[Any, bytes | None]:
+    """The task: (`fn(job)`, None), or (None, the job's error pickled) when `fn` raised."""
+    try:
+        return fn(job), None
+    except Exception as error:  # not swallowed: carried to the driver and raised there, at the job's turn
+        return None, _pickled_error(error)
 
 
-def _run_window(fn: Callable[[Any], Any], jobs: list[Any]) -> Iterator[Any]:
-    import ray.data
-
-    rows = [{"job": _dumps(job)} for job in jobs]
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))  # one block, so one task, per job
-    with warnings.catch_warnings():
-        # Ray 2.60 marks task options passed through map_batches as deprecated but offers no other
-        # way to bound retries for its tasks; its own default retries a dead worker forever.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        dataset = dataset.map_batches(_apply, fn_args=(fn,), batch_size=1, num_cpus=1, max_retries=MAX_RETRIES,
-                                      retry_exceptions=False)
-    for row in dataset.iter_rows():
-        if row["error"]:
-            raise pickle.loads(row["error"])
-        yield pickle.loads(row["result"])
+def _result(outcome: tuple[Any, bytes | None]) -> Any:
+    result, error = outcome
+    if error is not None:
+        raise pickle.loads(error)
+    return result
 
 
 def _dumps(value: Any) -> bytes:
@@ -143,9 +141,10 @@ def _dumps(value: Any) -> bytes:
 def _pickled_error(error: Exception) -> bytes:
     """The job's exception, pickled with its worker traceback as a note.
 
-    Ray Data reports a task's exception as text inside its own UserCodeException, so the error
-    travels as a result instead and the driver raises it as itself (an InputError stays one, and
-    the CLI prints its one line). One that cannot be pickled travels as a RuntimeError naming it.
+    Ray reports a task's exception wrapped in its own RayTaskError, its text holding the worker's
+    traceback, so the error travels as a result instead and the driver raises it as itself (an
+    InputError stays one, and the CLI prints its one line). One that cannot be pickled travels as
+    a RuntimeError naming it.
     """
     import traceback
 
@@ -158,18 +157,3 @@ def _pickled_error(error: Exception) -> bytes:
         stand_in = RuntimeError(f"{type(error).__module__}.{type(error).__qualname__}: {error}")
         stand_in.add_note("".join(traceback.format_exception(error)))
         return _dumps(stand_in)
-
-
-def _quiet_data_context() -> None:
-    """Results in job order, and no progress bars or per-dataset banners on the user's terminal."""
-    import logging
-
-    from ray.data import DataContext
-
-    context = DataContext.get_current()
-    context.execution_options.preserve_order = True
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    # It warns, once per run, that the progress bars it was asked not to draw are not drawn.
-    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)

@@ -33,6 +33,7 @@ class ScreenJob:
     options: ScoreOptions  # the command's options; this pass runs only its per-sample stages
     folder: Path
     fingerprint: str
+    injection: bool = True  # flag prompt-injection hits (`assay score`'s output has them; `assay run` does not use them)
 
 
 def per_sample_options(options: ScoreOptions) -> ScoreOptions:
@@ -59,7 +60,7 @@ def screen_batch(job: ScreenJob) -> dict[str, Any]:
 
     distinct = [row.sample for row in job.rows if not row.repeat]
     result = run_stages(distinct, per_sample_stages(job.options))
-    injection = injection_flags(distinct)
+    injection = injection_flags(distinct) if job.injection else {s.id: [] for s in distinct}
     survivors = [s for s in distinct if result.outcomes[s.id].keep]
     features = dedup_features(survivors, job.options) if job.options.dedup else {}
     columns: dict[str, list[Any]] = {name: [] for name in ("position", "id", "repeat", "sample", "keep", "reason",

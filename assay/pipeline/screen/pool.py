@@ -1,4 +1,8 @@
-"""Bring samples into the run's pool: ingest the input files, then screen each round's additions.
+"""Bring samples into the run's pool: ingest the input files; screen round 0 in memory, and each round's additions.
+
+Which screen a round gets is decided by engine/session_screen.py `screen_round` (round 0 streams on the
+engine unless it needs every vector at once); the in-memory round-0 screen here is its fallback and
+the reference its tests compare with.
 
 Each step is idempotent: samples are keyed by content hash, and each finds its work in the
 session DB (what is not yet stored or screened) and marks itself done in the transaction of
@@ -43,24 +47,11 @@ def ingest_inputs(deps: Any) -> None:
     deps.emit("ingested", {"added": report.added, "invalid": report.invalid})
 
 
-def screen_round(deps: Any, round: int, proposed_ids: Sequence[str]) -> None:
-    """Screen the samples of this round with the LLM-free tools (round 0: the whole pool), once per round."""
-    session = deps.session
-    done = session.meta(SCREENED_META, [])
-    if round in done:
-        return
+def screen_pool_in_memory(deps: Any, samples: list[Sample], mark_done: Callable[[], None]) -> None:
+    """Screen round 0's `samples` all at once (score_pool), then record every verdict in one transaction.
 
-    def mark_done() -> None:  # inside the screen's own transaction: its writes and this mark land together
-        session.set_meta(SCREENED_META, [*done, round])
-
-    if round == 0:
-        _screen_pool(deps, [s for s in session.samples.iter() if s.op == "seed"], mark_done)
-    else:
-        fresh = [s for s in session.samples.get(list(proposed_ids)) if s.status == Status.ACTIVE]
-        _screen_additions(deps, fresh, round, mark_done)
-
-
-def _screen_pool(deps: Any, samples: list[Sample], mark_done: Callable[[], None]) -> None:
+    The reference the streaming screen (engine/session_screen.py) is tested against, and its path for what it
+    does not stream: embedding decontamination and semantic dedup, which need every vector at once."""
     from assay.pipeline.plugins import screen_stages
     from assay.pipeline.screen.scoring import ScoreOptions, VectorCache, score_pool
     from assay.pipeline.screen.record import apply_screen
@@ -79,8 +70,12 @@ def _screen_pool(deps: Any, samples: list[Sample], mark_done: Callable[[], None]
     deps.emit("advance", {"name": "screen", "n": len(samples)})
 
 
-def _screen_additions(deps: Any, fresh: list[Sample], round: int, mark_done: Callable[[], None]) -> None:
-    """Screen new samples (repairs) against the active pool; assign each to its nearest cluster."""
+def screen_additions(deps: Any, fresh: list[Sample], round: int, mark_done: Callable[[], None],
+                     reference: Sequence[Sample] | None = None) -> None:
+    """Screen new samples (repairs) against the active pool; assign each to its nearest cluster.
+
+    `reference`: the pool samples dedup compares them with, in pool order; the whole active pool when None.
+    engine/session_additions.py passes only those that can share a dedup group with them (same verdicts)."""
     if not fresh:
         mark_done()
         return
@@ -91,7 +86,8 @@ def _screen_additions(deps: Any, fresh: list[Sample], round: int, mark_done: Cal
 
     session = deps.session
     fresh_ids = {s.id for s in fresh}
-    pool = [s for s in session.samples.iter(status=Status.ACTIVE) if s.id not in fresh_ids]
+    pool = ([s for s in session.samples.iter(status=Status.ACTIVE) if s.id not in fresh_ids] if reference is None
+            else list(reference))
     screen = CandidateScreen(pool, dedup_methods=[m for m in deps.options.dedup if m != "semantic"],
                              decontam=[Path(p) for p in deps.options.decontam], seed=session.config.llm.seed,
                              plugins=screen_stages(session.config.plugins), screen=session.config.screen)
