@@ -71,17 +71,23 @@ class Store:
         """Let Chroma catch up and stop its helper, then the embedder's helper processes, if any.
 
         A feed failure not raised before is raised here (the stale mark then stays for the next
-        open's reconcile). `close` is optional for an embedder: one that holds no processes (a
-        stand-in with only `encode`) has nothing to release."""
+        open's reconcile)."""
         try:
             try:
                 self._clear_mark()  # waits for the feed, raising its failure (the mark then stays)
             finally:
                 self.feed.close()  # stops the helper; raises a failure neither raised before
         finally:
-            release = getattr(self.embedder, "close", None)
-            if release is not None:
-                release()
+            self.release_embedder()
+
+    def release_embedder(self) -> None:
+        """Stop the embedder's helper processes, if it has any; it restarts them on next use.
+
+        `close` is optional for an embedder: one that holds no processes (a stand-in with only
+        `encode`) has nothing to release."""
+        release = getattr(self.embedder, "close", None)
+        if release is not None:
+            release()
 
     def add(self, samples: Sequence[Sample], *, round: int | None = None,
             on_progress: Callable[[int], None] | None = None) -> list[str]:

@@ -109,7 +109,7 @@ def screen_seeds(deps: Any, mark_done: Callable[[], None], *, executor: Executor
     if config.llm.engine == "ray":
         # Embedding actors reserve their node's CPUs while alive; idle now (the screen reads stored
         # vectors), they would keep every screen task waiting. The embedder restarts them on next use.
-        session.store.embedder.close()
+        session.store.release_embedder()
     try:
         stages = _verdicts(deps, options, executor, parts, batches, batch_size, hook)
     finally:
