@@ -45,10 +45,11 @@ def test_an_input_error_crosses_a_process_boundary_as_itself() -> None:
 
 
 def test_an_unreachable_cluster_is_one_clear_line() -> None:
-    from assay.pipeline.engine.ray_executor import RayExecutor, check_reachable
+    from assay.llm.ray_transport import check_address
+    from assay.pipeline.engine.ray_executor import RayExecutor
 
     with pytest.raises(ConfigError, match="cannot reach the Ray cluster at 127.0.0.1:9"):
-        check_reachable("127.0.0.1:9", timeout=2)  # the discard port: nothing listens there
+        check_address("127.0.0.1:9", timeout=2)  # the discard port: nothing listens there
     with pytest.raises(ConfigError, match="'auto' or HOST:PORT"):
         RayExecutor(address="headnode")
 

@@ -26,7 +26,7 @@ from typing import Any
 from assay.core.errors import ConfigError
 from assay.llm.transport import Completion, CompletionRequest, FatalError, LiteLLMTransport, TransientError
 
-INSTALL_HINT = "--engine ray needs Ray: pip install 'assay[ray]'"
+INSTALL_HINT = "the Ray engine (--engine ray) needs Ray: pip install 'assay[ray]'"
 # How much longer than a request's own timeout the driver waits for its actor: litellm's
 # timeout answers first; this only catches an actor gone without a word (a partitioned node).
 GRACE_S = 30.0
@@ -113,7 +113,7 @@ class RayTransport:
             ray.cancel(ref)
             self._replace(slot, actor)
             raise TransientError(f"no answer from its Ray actor within {request.timeout_s + GRACE_S:g} s") from None
-        except _lost_errors(ray) as err:
+        except lost_errors(ray) as err:
             self._replace(slot, actor)
             raise TransientError(f"its Ray actor was lost mid-call ({type(err).__name__}); it is sent again") from err
         finally:
@@ -156,7 +156,7 @@ class RayTransport:
             self.actors[slot] = self._new_actor(ray, slot)
 
 
-def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
+def lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
     """Ray's errors for a call whose actor, worker, node or result was lost: worth sending again."""
     e = ray.exceptions
     return (e.RayActorError, e.ActorUnschedulableError, e.WorkerCrashedError, e.NodeDiedError, e.ObjectLostError,
@@ -186,13 +186,13 @@ def check_address(address: str | None, timeout: float = 5.0) -> None:
                           "and is the port open?)") from err
 
 
-def connect(ray: Any, address: str | None) -> None:
-    """Join the cluster at `address`, or start a local Ray when there is none."""
+def connect(ray: Any, address: str | None, num_cpus: int | None = None) -> None:
+    """Join the cluster at `address`, or start a local Ray of `num_cpus` (all: None) when there is none."""
     check_address(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(address="local", include_dashboard=False, log_to_driver=False)  # not any cluster it may find
+        else:  # "local": a new Ray of our own, not any cluster it may find on this machine
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     except ConnectionError as err:  # "auto" with no cluster running on this machine
         raise ConfigError(f"cannot connect to a Ray cluster at {address}: {err}") from err

@@ -32,6 +32,7 @@ import numpy as np
 from assay.core.config import Config, StoreSettings
 from assay.core.errors import AssayError
 from assay.session.embedding_cache import open_cache
+from assay.llm.ray_transport import connect, import_ray, lost_errors
 from assay.session.embeddings import Embedder, expected_precision
 
 IN_FLIGHT_PER_ACTOR = 2
@@ -141,7 +142,7 @@ class RayEmbedder(Embedder):
         attempts = [0] * len(batches)
         waiting = list(range(len(batches)))[::-1]  # popped from the end: batch 0 first
         busy = [0] * len(self.pool)
-        lost = _lost_errors(ray)
+        lost = lost_errors(ray)
         try:
             while waiting or pending:
                 while waiting and len(pending) < IN_FLIGHT_PER_ACTOR * len(self.pool):
@@ -181,7 +182,6 @@ class RayEmbedder(Embedder):
 
     def _connect(self) -> Any:
         """Ray, connected (a local one started when there is no address), and the pool's size settled."""
-        from assay.llm.ray_transport import connect, import_ray
 
         ray = import_ray()
         if not ray.is_initialized():
@@ -233,13 +233,6 @@ def _nodes(ray: Any, gpus: float) -> list[tuple[str, float]]:
     """(node id, CPUs) of the live nodes with at least `gpus` GPUs, in a fixed order."""
     alive = [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU", 0) >= gpus]
     return sorted((n["NodeID"], float(n["Resources"].get("CPU", 1))) for n in alive)
-
-
-def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
-    """Ray's errors for a batch whose actor, worker, node or result was lost: worth sending again."""
-    e = ray.exceptions
-    return (e.RayActorError, e.ActorUnschedulableError, e.WorkerCrashedError, e.NodeDiedError, e.ObjectLostError,
-            e.OutOfMemoryError, e.LocalRayletDiedError)
 
 
 def ray_embedder_for(settings: StoreSettings, env: Mapping[str, str], address: str | None = None) -> RayEmbedder:

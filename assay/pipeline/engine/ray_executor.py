@@ -24,36 +24,13 @@ Ray is imported here only, when an executor is made: `assay --help` never loads 
 from __future__ import annotations
 
 import pickle
-import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from assay.core.errors import ConfigError
+from assay.llm.ray_transport import connect, import_ray
 
 MAX_RETRIES = 3
-INSTALL_HINT = "the Ray engine needs Ray: pip install 'assay[ray]'"
-
-
-def import_ray() -> Any:
-    """The `ray` module, or a ConfigError saying how to install it."""
-    try:
-        import ray
-    except ImportError as error:
-        raise ConfigError(f"{INSTALL_HINT} ({error})") from error
-    return ray
-
-
-def check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast, with one clear line, when HOST:PORT does not answer (Ray itself retries for minutes)."""
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"--ray-address must be 'auto' or HOST:PORT, not {address!r}")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as error:
-        raise ConfigError(f"cannot reach the Ray cluster at {address}: {error} (is `ray start --head` running "
-                          "there, and is the port open?)") from error
 
 
 class RayExecutor:
@@ -66,16 +43,7 @@ class RayExecutor:
         ray = import_ray()
         self._owned = False
         if not ray.is_initialized():
-            if address and address != "auto":
-                check_reachable(address)
-            try:
-                if address:
-                    ray.init(address=address, log_to_driver=False)
-                else:
-                    # "local": a new Ray of our own, even where another one runs on this machine.
-                    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-            except ConnectionError as error:  # "auto" with no cluster running on this machine
-                raise ConfigError(f"cannot connect to a Ray cluster at {address}: {error}") from error
+            connect(ray, address, num_cpus)
             self._owned = True
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         # SPREAD, as Ray Data placed its tasks: batches go round the nodes rather than filling the driver's first.
