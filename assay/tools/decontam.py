@@ -189,10 +189,14 @@ class Decontaminator:
         return hit
 
     def _nearest_items(self, vectors: np.ndarray) -> list[tuple[int, float]]:
-        items = self.item_vectors()
+        # Products in float64, rounded to float32: BLAS rounds a float32 product's last bit differently for other
+        # numbers of rows (one row goes to gemv, small blocks to other kernels), and a sample's cosines must not
+        # depend on how many samples it was screened with (the streamed screen's batches against the whole pool).
+        items = np.asarray(self.item_vectors(), dtype=np.float64)
         nearest: list[tuple[int, float]] = []
         for start in range(0, len(vectors), _SIMILARITY_ROWS):
-            similarity = vectors[start : start + _SIMILARITY_ROWS] @ items.T
+            rows = np.asarray(vectors[start : start + _SIMILARITY_ROWS], dtype=np.float64)
+            similarity = (rows @ items.T).astype(np.float32)
             best = similarity.argmax(axis=1)
             nearest.extend((int(i), float(similarity[row, i])) for row, i in enumerate(best))
         return nearest

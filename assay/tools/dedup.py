@@ -77,7 +77,8 @@ def dedup(samples: Sequence[Sample], methods: Sequence[str] = METHODS, vectors: 
           shingle_size: int = 3, seed: int = 1, bands: int | None = None, semantic_threshold: float = 0.95,
           neighbours: int = 10, edited: EditedCopyRule | None = EditedCopyRule(),
           task: TaskRule | None = TaskRule(), embedder: Any = None,
-          semantic_task: SemanticTaskRule | None = SemanticTaskRule()) -> DedupResult:
+          semantic_task: SemanticTaskRule | None = SemanticTaskRule(),
+          semantic_found: Sequence[DuplicatePair] | None = None) -> DedupResult:
     """Find duplicates among `samples` with the named methods and keep one sample per cluster.
 
     The semantic method reads `vectors` (unit rows aligned with `samples`) by block products
@@ -86,6 +87,9 @@ def dedup(samples: Sequence[Sample], methods: Sequence[str] = METHODS, vectors: 
     `task` is MinHash's instruction-aware check and `semantic_task` the semantic one, which
     embeds the candidate pairs' parts with `embedder` (else the store's); None for either
     leaves that method on whole-text similarity alone. `bands` sets MinHash's LSH banding.
+    `semantic_found`: the semantic pairs found (and task-checked) beforehand, positions in
+    `samples`; the semantic method then takes them as they are (the streamed screen finds them
+    over the whole pool, then dedups group by group).
 
     Exact and semantic pairs are found first; MinHash then verifies only candidates that
     those and its own pairs so far have not joined (dedup_minhash.py), so duplicate-heavy
@@ -104,6 +108,8 @@ def dedup(samples: Sequence[Sample], methods: Sequence[str] = METHODS, vectors: 
             finder = MinHashFinder(samples, threshold=minhash_threshold, num_perm=num_perm, shingle_size=shingle_size,
                                    seed=seed, bands=bands, edited=edited, task=task)
             pairs = finder.pairs(joined)
+        elif semantic_found is not None:
+            pairs = list(semantic_found)
         else:
             pairs = _semantic(samples, vectors, store, semantic_threshold, neighbours)
             if semantic_task is not None and pairs:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,6 +38,7 @@ class DedupJob:
     positions: tuple[int, ...]
     samples: tuple[str, ...]
     options: ScoreOptions
+    semantic: tuple[tuple[int, int, float], ...] = ()  # the semantic pairs among them (indices into `positions`)
 
 
 def dedup_group(job: DedupJob) -> dict[str, Any]:
@@ -46,19 +47,29 @@ def dedup_group(job: DedupJob) -> dict[str, Any]:
     from assay.core.records import Sample
     from assay.pipeline.screen.scoring import build_stages
 
-    only_dedup = replace(job.options, heuristics=False, decontam=(), ifd=False, plugins=(), embed=False)
-    (stage,) = build_stages(only_dedup, None)
     samples = [Sample.model_validate_json(text) for text in job.samples]
-    verdicts = stage.run(samples)
+    if "semantic" in job.options.dedup:  # its pairs were found over the whole pool (session_semantic.py)
+        from assay.pipeline.screen.scoring import dedup_options
+        from assay.tools.dedup import DuplicatePair, dedup
+
+        found = [DuplicatePair(a, b, "semantic", similarity) for a, b, similarity in job.semantic]
+        verdicts = dedup(samples, job.options.dedup, seed=job.options.seed, semantic_found=found,
+                         **dedup_options(job.options.screen)).assessments
+    else:
+        only_dedup = replace(job.options, heuristics=False, decontam=(), ifd=False, plugins=(), embed=False)
+        (stage,) = build_stages(only_dedup, None)
+        verdicts = stage.run(samples)
     return {"seen": len(samples), "verdicts": [
         {"position": position, "keep": v.keep, "reason": v.reason, "detail": v.detail, "scores": json.dumps(v.scores)}
         for position, v in zip(job.positions, verdicts, strict=True) if not v.keep or v.scores]}
 
 
 def run_dedup(parts: Parts, batches: int, batch_size: int, options: ScoreOptions, executor: Executor,
-              progress: StartTask) -> dict[str, Any]:
+              progress: StartTask, semantic: Callable[[], Any] | None = None) -> dict[str, Any]:
     """Dedup the survivors of pass 1 and write the verdicts, one part per batch that has any; returns the
     stage report (name, seen, dropped) and `computed` (1, or 0 when a finished dedup was reused).
+    `semantic`: with semantic dedup, gives the pool's semantic pairs (session_semantic.SemanticPairs), which
+    join the candidate groups and go with each job.
 
     A batch's part is written as soon as every group member in it is back, so only the verdicts of the
     batches whose groups are still open are held (the groups of copies span a bounded stretch of input)."""
@@ -69,7 +80,12 @@ def run_dedup(parts: Parts, batches: int, batch_size: int, options: ScoreOptions
         return {**report, "computed": 0}
     # An executor may form the groups itself (the Ray executor shuffles the keys over its cluster); same result.
     groups = getattr(executor, "candidate_groups", candidate_groups)
+    if "semantic" in options.dedup and semantic is None:  # `assay score --no-embed`: there are no vectors
+        raise ValueError("semantic dedup needs embeddings; drop --no-embed or the semantic method")
     seen, positions, labels = groups(parts, batches, options)
+    pairs = semantic() if semantic is not None else None
+    if pairs is not None:
+        positions, labels = pairs.merge(positions, labels)
     order = np.argsort(positions, kind="stable")  # ascending already, from dedup_groups.components: cheap
     positions, labels = positions[order], labels[order]
     advance = progress("dedup", len(positions))
@@ -77,7 +93,7 @@ def run_dedup(parts: Parts, batches: int, batch_size: int, options: ScoreOptions
     sent: deque[tuple[int, ...]] = deque()  # each job's positions, in job order: the executor keeps it
     by_batch: dict[int, list[dict[str, Any]]] = defaultdict(list)
     dropped = 0
-    for result in executor.map(dedup_group, _jobs(parts, batches, batch_size, positions, labels, options, sent)):
+    for result in executor.map(dedup_group, _jobs(parts, batches, batch_size, positions, labels, options, sent, pairs)):
         advance(result["seen"])
         for verdict in result["verdicts"]:
             by_batch[verdict["position"] // batch_size].append(verdict)
@@ -95,7 +111,7 @@ def run_dedup(parts: Parts, batches: int, batch_size: int, options: ScoreOptions
 
 
 def _jobs(parts: Parts, batches: int, batch_size: int, positions: np.ndarray, labels: np.ndarray,
-          options: ScoreOptions, sent: deque[tuple[int, ...]]) -> Iterator[DedupJob]:
+          options: ScoreOptions, sent: deque[tuple[int, ...]], pairs: Any = None) -> Iterator[DedupJob]:
     """Jobs of whole groups, each group sent once its last member is read, up to `batch_size` samples a job;
     each job's positions are appended to `sent`. `positions` ascend."""
     import pyarrow as pa
@@ -127,6 +143,8 @@ def _jobs(parts: Parts, batches: int, batch_size: int, positions: np.ndarray, la
         if len(ready) >= batch_size or (index == batches - 1 and ready):
             ready.sort()
             job = DedupJob(tuple(p for p, _ in ready), tuple(t for _, t in ready), options)
+            if pairs is not None:
+                job = replace(job, semantic=pairs.within(job.positions))
             sent.append(job.positions)
             yield job
             ready = []

@@ -34,6 +34,7 @@ class ScreenJob:
     folder: Path
     fingerprint: str
     injection: bool = True  # flag prompt-injection hits (`assay score`'s output has them; `assay run` does not use them)
+    decontam_vectors: bool = False  # decontaminate by embeddings too, from vectors in the work folder (session_decontam.py)
 
 
 def per_sample_options(options: ScoreOptions) -> ScoreOptions:
@@ -59,7 +60,13 @@ def screen_batch(job: ScreenJob) -> dict[str, Any]:
     from assay.tools.screen import run_stages
 
     distinct = [row.sample for row in job.rows if not row.repeat]
-    result = run_stages(distinct, per_sample_stages(job.options))
+    stages = per_sample_stages(job.options)
+    if job.decontam_vectors and job.options.decontam:
+        from assay.pipeline.engine.session_decontam import embedding_stage, without_decontam
+
+        stages = [*per_sample_stages(without_decontam(job.options)),
+                  embedding_stage(job.options, job.folder, job.fingerprint, job.index)]
+    result = run_stages(distinct, stages)
     injection = injection_flags(distinct) if job.injection else {s.id: [] for s in distinct}
     survivors = [s for s in distinct if result.outcomes[s.id].keep]
     features = dedup_features(survivors, job.options) if job.options.dedup else {}

@@ -3,7 +3,9 @@
 The in-memory screen's `clusters` stage (scoring.py) runs the ClusterTagger over every survivor at
 once. It needs a global view, so this step holds what it needs and no more: the survivors' ids and
 their stored vectors, read from the session's vector files a batch at a time into one float32
-matrix. Samples are parsed one batch at a time (the tagger reads only their ids for pool members).
+matrix. Novelty is computed for every survivor at once, as the in-memory stage computes it: the
+matrix products behind it round alike only over the same tiles of rows (a batch's rows alone may
+differ in the last bit), and it is a float32 per survivor; each part then takes its batch's share.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.pipeline.engine import screen_pass, write_pass
+from assay.pipeline.engine import write_pass
 from assay.pipeline.engine.parts import Parts
 
 PART = "clusters"
@@ -28,10 +30,11 @@ def cluster_survivors(session: Any, parts: Parts, batches: int, seed: int,
     if todo:
         started = time.perf_counter()
         tagger = _tagger(session, parts, batches, seed)
+        scores = _novelty(tagger)
         built = time.perf_counter() - started
         for index in todo:
             started = time.perf_counter()
-            _write(parts, index, tagger, built + time.perf_counter() - started)
+            _write(parts, index, tagger, scores, built + time.perf_counter() - started)
             built = 0.0  # building the tagger is counted once, with the first part written
             fault("clusters", index)
     reports: list[dict[str, Any]] = []
@@ -61,20 +64,22 @@ def _tagger(session: Any, parts: Parts, batches: int, seed: int) -> Any:
     return ClusterTagger(ids, vectors, embed=store.embedder.encode, n_clusters=None, seed=seed)
 
 
-def _write(parts: Parts, index: int, tagger: Any, seconds: float) -> None:
+def _novelty(tagger: Any) -> np.ndarray:
+    """Every survivor's novelty, as the tagger scores the whole pool at once (each skips itself)."""
+    from assay.tools.coverage import novelty
+
+    return novelty(tagger.vectors, tagger.vectors, tagger.neighbours, exclude=np.arange(len(tagger.vectors)))
+
+
+def _write(parts: Parts, index: int, tagger: Any, scores: np.ndarray, seconds: float) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from assay.core.records import Sample
-
-    verdicts = parts.read_table(write_pass.PART, index, columns=["position", "keep"])
-    kept = verdicts.filter(pc.field("keep")).column("position")
-    screen = parts.read_table(screen_pass.PART, index, columns=["position", "sample"])
-    screen = screen.filter(pc.is_in(screen.column("position"), value_set=kept))
-    samples = [Sample.model_validate_json(text) for text in screen.column("sample").to_pylist()]
-    assessments = tagger(samples) if samples else []
-    report = {"name": "clusters", "seen": len(samples), "dropped": 0, "seconds": seconds}
-    table = pa.table({"id": pa.array([s.id for s in samples], type=pa.string()),
-                      "novelty": pa.array([a.scores["novelty"] for a in assessments], type=pa.float64()),
-                      "cluster": pa.array([int(a.scores["cluster"]) for a in assessments], type=pa.int64())})
+    verdicts = parts.read_table(write_pass.PART, index, columns=["id", "keep"])
+    ids = verdicts.filter(pc.field("keep")).column("id").to_pylist()
+    rows = np.array([tagger.row_of[i] for i in ids], dtype=np.int64)
+    report = {"name": "clusters", "seen": len(ids), "dropped": 0, "seconds": seconds}
+    table = pa.table({"id": pa.array(ids, type=pa.string()),
+                      "novelty": pa.array([float(v) for v in scores[rows]], type=pa.float64()),
+                      "cluster": pa.array(tagger.clustering.labels[rows].astype(np.int64), type=pa.int64())})
     parts.write_table(table.replace_schema_metadata({"stages": json.dumps([report])}), PART, index)

@@ -2,19 +2,25 @@
 
     seeds, read ──► pass 1 screen ──► global dedup ──► pass 2 verdicts ──► clusters ──► record in the
     by a cursor     (screen_pass)      (dedup_pass)     IFD, plugins        (global)     session, per batch
+                    heuristics,        exact, MinHash,
+                    decontam           semantic
 
 The passes are `assay score`'s (local.py), on the session's executor: local worker processes, or Ray
-with `--engine ray`. Memory holds a batch of samples at a time. Clustering alone needs a global view:
-it holds the survivors' ids and their vectors (read from the session's vector files in batches) as
-one float32 matrix, never Sample objects (session_clusters.py).
+with `--engine ray`. Memory holds a batch of samples at a time. Clustering and semantic dedup alone
+need a global view: each holds the survivors' vectors (read from the session's vector files in
+batches) as one float32 matrix, never Sample objects (session_clusters.py, session_semantic.py).
 
 Resumable as `assay score` is: parts in SESSION/screen-0.parts, keyed by a fingerprint of the
-options; a rerun computes only the missing parts and records only the batches not yet recorded (a
-counter written in each batch's own transaction). The round's done-mark and the screen event land
+options (with the benchmark files' content and the embedder); a rerun computes only the missing
+parts and records only the batches not yet recorded (a counter written in each batch's own
+transaction). The round's done-mark and the screen event land
 in the last batch's transaction, and the work folder goes after it.
 
-Embedding decontamination and semantic dedup need every vector at once inside their tools: a run that
-asks for them screens in memory (screen/pool.py), as `streams` says.
+Every option set streams. Decontamination (`--decontam`) runs in pass 1: n-grams in the workers, and
+the embedding method from vectors the driver encodes a batch at a time before pass 1, the benchmark
+items' once (session_decontam.py). Semantic dedup finds its pairs over the survivors' stored vectors
+and joins them to the exact/MinHash groups (session_semantic.py). The in-memory screen
+(screen/pool.py `screen_pool_in_memory`) stays as the reference the tests and the bench compare with.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +46,9 @@ ENGINE_VERSION = 1  # bump when a part's layout changes
 Fault = Callable[[str, int], None]  # (step, batch index) after each part written or batch recorded: tests kill here
 
 
-def streams(dedup: Sequence[str], decontam: Sequence[str]) -> bool:
-    """Whether round 0 screens on the streaming engine: not with decontamination (its embedding method reads
-    every sample's vector inside the tool) nor with semantic dedup (pairs over all vectors at once)."""
-    return not decontam and "semantic" not in dedup
-
-
 def screen_round(deps: Any, round: int, proposed_ids: Sequence[str]) -> None:
     """Screen the samples of this round with the LLM-free tools (round 0: the whole pool), once per round."""
     from assay.pipeline.engine.session_additions import screen_additions
-    from assay.pipeline.screen.pool import screen_pool_in_memory
 
     session = deps.session
     done = session.meta(SCREENED_META, [])
@@ -59,10 +59,8 @@ def screen_round(deps: Any, round: int, proposed_ids: Sequence[str]) -> None:
     def mark_done() -> None:  # inside the screen's own transaction: its writes and this mark land together
         session.set_meta(SCREENED_META, [*done, round])
 
-    if round == 0 and streams(deps.options.dedup, deps.options.decontam):
+    if round == 0:
         screen_seeds(deps, mark_done)
-    elif round == 0:
-        screen_pool_in_memory(deps, [s for s in session.samples.iter() if s.op == "seed"], mark_done)
     else:
         fresh = [s for s in session.samples.get(list(proposed_ids)) if s.status == Status.ACTIVE]
         screen_additions(deps, fresh, round, mark_done)
@@ -94,16 +92,25 @@ def screen_seeds(deps: Any, mark_done: Callable[[], None], *, executor: Executor
         from assay.pipeline.screen.pool import screen_pool_in_memory
 
         return screen_pool_in_memory(deps, [], mark_done)
-    options = ScoreOptions(dedup=tuple(deps.options.dedup), ifd=deps.options.ifd, embed=False,
-                           seed=config.llm.seed, screen=config.screen)
+    options = ScoreOptions(dedup=tuple(deps.options.dedup), decontam=tuple(Path(p) for p in deps.options.decontam),
+                           ifd=deps.options.ifd, embed=False, seed=config.llm.seed, screen=config.screen)
     key = fingerprint([], {"engine": ENGINE_VERSION, "session": session.id, "seeds": total, "batch_size": batch_size,
                            "dedup": options.dedup, "ifd": options.ifd, "seed": options.seed,
+                           "decontam": [[str(p), _content_hash(p)] for p in options.decontam],
+                           "semantic_threshold": config.screen.semantic.threshold,
+                           "embedder": str(getattr(session.store.embedder, "identity", type(session.store.embedder))),
                            "screen": config.screen.model_dump(mode="json"),
                            "plugins": config.plugins.model_dump(mode="json")})
     parts = Parts.open(Path(session.dir) / PARTS_DIR, key)
     batches = -(-total // batch_size)
     hook = fault or (lambda step, index: None)
     deps.emit("stage", {"name": "screen", "total": total})
+    if options.decontam and not all(parts.done(screen_pass.PART, i) for i in range(batches)):
+        # the embedding method's vectors, encoded here before the workers start
+        from assay.pipeline.engine.session_decontam import encode_batches
+
+        encode_batches(session, parts, options, ((i, rows) for i, rows in enumerate(seed_batches(session, batch_size))
+                                                 if not parts.done(screen_pass.PART, i)))
     owned = executor is None
     executor = executor or session_executor(config, batches)
     if config.llm.engine == "ray":
@@ -134,7 +141,8 @@ def _verdicts(deps: Any, options: ScoreOptions, executor: Executor, parts: Parts
             if parts.done(screen_pass.PART, index):
                 advance(len(rows))
             else:
-                yield screen_pass.ScreenJob(index, rows, options, parts.folder, parts.fingerprint, injection=False)
+                yield screen_pass.ScreenJob(index, rows, options, parts.folder, parts.fingerprint, injection=False,
+                                            decontam_vectors=bool(options.decontam))
 
     for result in executor.map(screen_pass.screen_batch, jobs()):
         advance(result["rows"])
@@ -146,7 +154,9 @@ def _verdicts(deps: Any, options: ScoreOptions, executor: Executor, parts: Parts
         from assay.pipeline.progress import no_progress
 
         started = time.perf_counter()
-        report = run_dedup(parts, batches, batch_size, options, executor, no_progress)
+        semantic = partial(_semantic_pairs, session, parts, batches, batch_size, options) \
+            if "semantic" in options.dedup else None  # called only when the dedup is not done already
+        report = run_dedup(parts, batches, batch_size, options, executor, no_progress, semantic)
         report.pop("computed")
         add_stage_reports(stages, [{**report, "seconds": time.perf_counter() - started}])
     finish = (write_pass.FinishJob(i, options, plugins, parts.folder, parts.fingerprint) for i in range(batches)
@@ -156,6 +166,27 @@ def _verdicts(deps: Any, options: ScoreOptions, executor: Executor, parts: Parts
     for index in range(batches):
         add_stage_reports(stages, parts.stages(write_pass.PART, index))
     return stages
+
+
+def _semantic_pairs(session: Any, parts: Parts, batches: int, batch_size: int, options: ScoreOptions) -> Any:
+    """The pool's semantic pairs (session_semantic.py), found on the driver with the session's encoder."""
+    from assay.pipeline.engine.session_semantic import semantic_pairs_of
+
+    pairs = semantic_pairs_of(session, parts, batches, batch_size, options)
+    if session.config.llm.engine == "ray":
+        session.store.release_embedder()  # its actors would hold the CPUs the dedup tasks need
+    return pairs
+
+
+def _content_hash(path: Path) -> str:
+    """A benchmark file's content: an edited file screens afresh, whatever its size and time say."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def seed_batches(session: Any, batch_size: int) -> Iterator[tuple[Row, ...]]:

@@ -1,8 +1,8 @@
 """Bring samples into the run's pool: ingest the input files; screen round 0 in memory, and each round's additions.
 
-Which screen a round gets is decided by engine/session_screen.py `screen_round` (round 0 streams on the
-engine unless it needs every vector at once); the in-memory round-0 screen here is its fallback and
-the reference its tests compare with.
+Which screen a round gets is decided by engine/session_screen.py `screen_round` (round 0 always streams
+on the engine); the in-memory round-0 screen here is the reference its tests and evals/bench_run_screen.py
+compare with, and the screen of a pool with no seeds.
 
 Each step is idempotent: samples are keyed by content hash, and each finds its work in the
 session DB (what is not yet stored or screened) and marks itself done in the transaction of
@@ -50,8 +50,8 @@ def ingest_inputs(deps: Any) -> None:
 def screen_pool_in_memory(deps: Any, samples: list[Sample], mark_done: Callable[[], None]) -> None:
     """Screen round 0's `samples` all at once (score_pool), then record every verdict in one transaction.
 
-    The reference the streaming screen (engine/session_screen.py) is tested against, and its path for what it
-    does not stream: embedding decontamination and semantic dedup, which need every vector at once."""
+    The reference the streaming screen (engine/session_screen.py) is tested against; `assay run` uses it only
+    for a pool with no seeds (its stages still report, having seen nothing)."""
     from assay.pipeline.plugins import screen_stages
     from assay.pipeline.screen.scoring import ScoreOptions, VectorCache, score_pool
     from assay.pipeline.screen.record import apply_screen
