@@ -71,8 +71,9 @@ async def judge_pair(ctx: AgentContext, instruction: str, response_a: str, respo
     """Compare two responses to `instruction`, in both orders, concurrently.
 
     `rubric` (criteria with a name and a description) is added to the judge's instructions when
-    given: `assay rubric refine` compares a rewrite under a proposed rubric. Without it the
-    prompt is the plain pairwise one the pipeline uses.
+    given: `assay rubric refine` compares a rewrite under a proposed rubric, and the run's repair
+    checks pass the recipe's rubric when it set one of its own (pipeline/rubric/in_force.py).
+    Without it the prompt is the plain pairwise one.
     """
     # Structured: a failure of one order cancels the other rather than leaving it to run and pay.
     first, second = await gather_or_stop([

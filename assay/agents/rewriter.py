@@ -103,8 +103,11 @@ def apply_rewrite(sample: Sample, rewrite: Rewrite) -> Sample:
 
 
 async def repair(rewriter_ctx: AgentContext, judge_ctx: AgentContext, sample: Sample, issues: Sequence[Issue], *,
-                 round: int | None = None) -> RepairOutcome:
-    """Rewrite the sample, judge the rewrite against it in both orders, and trace the decision."""
+                 round: int | None = None, rubric: Sequence[Any] = ()) -> RepairOutcome:
+    """Rewrite the sample, judge the rewrite against it in both orders, and trace the decision.
+
+    `rubric` (criteria) is shown to the pairwise judge when given: the recipe's own rubric; none keeps
+    the plain pairwise prompt."""
     round = rewriter_ctx.round if round is None else round
     trace = rewriter_ctx.gateway.trace
     written = await rewrite_sample(rewriter_ctx, sample, issues)
@@ -122,7 +125,7 @@ async def repair(rewriter_ctx: AgentContext, judge_ctx: AgentContext, sample: Sa
     # The judge reads the ORIGINAL instruction, also when the rewrite clarified it: a repair must
     # still serve the user's request, and cannot win by swapping the task for an easier one.
     pairwise = await judge_pair(judge_ctx, instruction, sample.response, rewritten.response,
-                                sample_ids=(sample.id, rewritten.id))
+                                sample_ids=(sample.id, rewritten.id), rubric=rubric)
     call_ids = written.call_ids + pairwise.call_ids
     changes = "; ".join(written.value.changes) or "none listed"
     if not pairwise.ok:

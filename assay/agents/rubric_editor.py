@@ -6,6 +6,8 @@ the disagreements (instruction, a response excerpt, the person's decision and no
 judge's decision and scores) and the pairwise ties, and answers with the whole edited rubric
 (criteria added, removed, renamed or reworded) and a short rationale. Whether the edit is
 any good is measured by the service (assay/pipeline/rubric/refine.py), never taken on trust.
+Its model is the recipe's `[models] rubric_editor` (AGENT is also its role), else the judge's: a
+stronger model can write the rubric that a cheaper judge then applies.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from assay.cli.models import models_app
 from assay.cli.recipe import recipe_app
 from assay.cli.rubric import rubric_app
 from assay.cli.cues import cues_app
+from assay.cli.report import report as report_command
 from assay.cli.options import (ApiBaseOpt, DecontamOpt, DedupOpt, DryRunOpt, EngineOpt, FieldOpt, ModelOpt, PriceOpt,
                                RayAddressOpt, RecipeOpt, check_benchmarks, check_llm_engine, dedup_methods,
                                engine_settings, field_map, price_settings, recipe_config, run_options, runtime,
@@ -187,6 +188,7 @@ def resume(
 app.command(cls=review.ReviewCommand)(review.review)
 app.command()(select.select)
 app.command()(export.export)
+app.command("report")(report_command)
 
 
 def main() -> None:

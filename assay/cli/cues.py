@@ -25,7 +25,7 @@ def cues_detect(
     alpha: Annotated[Optional[float], typer.Option("--alpha", min=0.0001, max=0.5, help="Report cues whose family-wise adjusted p-value is at most this. Default: the recipe's \\[cues] alpha.")] = None,
     min_support: Annotated[Optional[float], typer.Option("--min-support", min=0.0, max=0.5, help="Share of responses a candidate must be carried by (and at least 20). Default: the recipe's \\[cues] min_support.")] = None,
     permutations: Annotated[int, typer.Option("--permutations", min=99, max=100000, help="Permutations of the test (the smallest p-value is 1/(N+1)).")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the permutations.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the permutations (and of the sample that finds candidates in a large pool).")] = 0,
     recipe: RecipeOpt = None,
     fields: FieldOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")] = False,

@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass as checked_dataclass
 
 from assay.core.recipe_cues import CueSettings
+from assay.core.recipe_rubric import RubricSettings
 from assay.core.recipe_screen import ScreenSettings
 from assay.core.recipe_tokens import TokenSettings
 
-AgentRole = Literal["judge", "decomposer", "rewriter", "synthesizer", "planner"]
+AgentRole = Literal["judge", "decomposer", "rewriter", "synthesizer", "planner", "rubric_editor"]
 
 
 class _Section(BaseModel):
@@ -55,10 +56,11 @@ class Models(_Section):
     rewriter: str | None = None
     synthesizer: str | None = None
     planner: str | None = None
+    rubric_editor: str | None = None  # unset: the judge's model (the editor writes the judge's rubric)
 
     def for_role(self, role: AgentRole) -> str | None:
-        """The configured model name for an agent role."""
-        return getattr(self, role) or self.default
+        """The configured model name for an agent role (the rubric editor falls back to the judge's)."""
+        return getattr(self, role) or (self.judge if role == "rubric_editor" else None) or self.default
 
 
 class LLMSettings(_Section):
@@ -189,5 +191,6 @@ class Config(_Section):
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     cues: CueSettings = Field(default_factory=CueSettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
+    rubric: RubricSettings = Field(default_factory=RubricSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     dry_run: bool = False

@@ -65,7 +65,8 @@ async def expand(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[s
 
 
 async def review_gate(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:
-    """In review mode, wait (interrupt) until every proposal of this round is decided."""
+    """In review mode, wait (interrupt) until every proposal of this round is decided; then, with `[rubric] refine`,
+    refine the judge's rubric from the decisions (pipeline/rubric/in_run.py)."""
     from assay.pipeline.repair.review_gate import pending_proposals
 
     deps = runtime.context
@@ -75,7 +76,12 @@ async def review_gate(state: CurationState, runtime: Runtime[CurationDeps]) -> d
     while pending := pending_proposals(session, state.round):
         interrupt({"round": state.round, "pending": pending,
                    "message": f"{pending} proposals wait for review: assay review {session.dir}"})
-    return {}
+    if state.stop_reason is not None:
+        return {}
+    from assay.pipeline.rubric.in_run import refine_after_review
+
+    # With [rubric] refine: the decisions are in, the next round is not judged yet.
+    return _budget_stop((await refine_after_review(deps, state.round)).budget_spent)
 
 
 async def apply(state: CurationState, runtime: Runtime[CurationDeps]) -> dict[str, Any]:

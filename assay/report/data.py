@@ -20,6 +20,7 @@ from assay.pipeline.compare_view import session_comparison
 from assay.report.preference import preference_counts
 from assay.report.tokens import token_summary
 from assay.report.cues import cue_summary
+from assay.report.rubric import rubric_summary
 
 DROP_FAMILIES = 20
 
@@ -89,6 +90,7 @@ class ReportData:
     comparison: dict[str, Any] | None = None  # seeds against synthetic samples (assay/pipeline/compare_view.py)
     tokens: dict[str, Any] | None = None  # masked tokens overall and by cluster (assay/report/tokens.py)
     cues: dict[str, Any] | None = None  # significant bias cues, prevalence before and after (assay/report/cues.py)
+    rubric: dict[str, Any] | None = None  # rubric refinement runs and the review order (assay/report/rubric.py)
 
 
 def collect(session: Any, state: Any) -> ReportData:
@@ -116,7 +118,7 @@ def collect(session: Any, state: Any) -> ReportData:
         cost_by_agent=_costs(conn, "agent"), cost_by_round=_costs(conn, "round"),
         budget=session.config.budget.model_dump(exclude_none=True), preference=preference_counts(session),
         comparison=session_comparison(session), code=code_summary(conn), tokens=token_summary(conn),
-        cues=cue_summary(session),
+        cues=cue_summary(session), rubric=rubric_summary(session),
     )
 
 

@@ -59,7 +59,8 @@ def render(data: ReportData) -> str:
     return environment().get_template("report.html.j2").render(
         data=data, chips=_chips(data), at_most=AT_MOST, key_metrics=KEY_METRICS,
         met=sum(t.met for t in data.targets), scores=_scores(data), drops=_drops(data), map=_map(data),
-        cost=_cost(data), tokens=token_section(data.tokens), cues=data.cues)
+        cost=_cost(data), tokens=token_section(data.tokens), cues=data.cues,
+        rubric=data.rubric)
 
 
 def num(value: Any, digits: int = 2) -> str:

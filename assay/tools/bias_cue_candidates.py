@@ -11,7 +11,8 @@ Words are maximal runs of word characters, lower-cased, so punctuation and spaci
 do not matter ("Sure! Here's" and "sure, here s" are the same opener). A candidate needs `min_count`
 carriers and as many non-carriers (a cue everyone carries says nothing). A candidate whose carriers
 are exactly those of a longer candidate containing its words is dropped ("as an ai" inside "as an ai
-language model"). LLM-free; imports core only.
+language model"). Openers, closers and phrases are counted in bounded memory: discovered on a seeded
+sample, then counted exactly over every response (tools/bias_cue_ngrams.py). LLM-free; imports core only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from assay.core.bias_cue import Cue
+from assay.tools import bias_cue_ngrams as ngrams
 
 WORD = re.compile(r"\w+")
 OPENER_WORDS = (2, 5)
@@ -111,36 +113,6 @@ def lexical_cue(kind: str, words: Sequence[str], surface: str) -> Cue:
     return Cue(kind=kind, text=surface or " ".join(words), pattern=pattern)  # type: ignore[arg-type]
 
 
-def _frequent_ngrams(docs: Sequence[list[str]], sizes: tuple[int, int], min_count: int) -> dict[tuple[str, ...], list[int]]:
-    """N-grams carried by at least `min_count` documents; longer ones are only counted where both
-    their shorter parts are frequent (an n-gram is never more frequent than its parts)."""
-    found: dict[tuple[str, ...], list[int]] = {}
-    frequent: set[tuple[str, ...]] | None = None
-    for n in range(sizes[0], sizes[1] + 1):
-        carriers: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        for i, words in enumerate(docs):
-            grams = {tuple(words[j:j + n]) for j in range(len(words) - n + 1)
-                     if frequent is None or (tuple(words[j:j + n - 1]) in frequent
-                                             and tuple(words[j + 1:j + n]) in frequent)}
-            for gram in grams:
-                carriers[gram].append(i)
-        level = {g: ids for g, ids in carriers.items() if len(ids) >= min_count}
-        found.update(level)
-        frequent = set(level)
-        if not frequent:
-            break
-    return found
-
-
-def _edge_grams(docs: Sequence[list[str]], sizes: tuple[int, int], min_count: int,
-                closer: bool) -> dict[tuple[str, ...], list[int]]:
-    counts: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for i, words in enumerate(docs):
-        for n in range(sizes[0], min(sizes[1], len(words)) + 1):
-            counts[tuple(words[-n:] if closer else words[:n])].append(i)
-    return {g: ids for g, ids in counts.items() if len(ids) >= min_count}
-
-
 def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
     n = len(shorter)
     return any(longer[i:i + n] == shorter for i in range(len(longer) - n + 1))
@@ -175,21 +147,27 @@ def _surface(cue_kind: str, words: tuple[str, ...], texts: Sequence[str], ids: S
     return spellings.most_common(1)[0][0] if spellings else " ".join(words)
 
 
-def candidates(texts: Sequence[str], *, min_share: float = 0.01, min_count: int = 20) -> list[Candidate]:
-    """Every candidate cue of `texts` with enough carriers and non-carriers, subsumed ones dropped."""
+def candidates(texts: Sequence[str], *, min_share: float = 0.01, min_count: int = 20, seed: int = 0) -> list[Candidate]:
+    """Every candidate cue of `texts` with enough carriers and non-carriers, subsumed ones dropped.
+
+    Lexical candidates are found on a sample drawn with `seed` and counted over every text
+    (tools/bias_cue_ngrams.py): memory stays bounded however large the pool, the carriers are exact,
+    and on a pool that fits the sample (20,000 responses, a million words) nothing depends on `seed`."""
     n = len(texts)
     need = max(min_count, int(np.ceil(min_share * n)))
-    docs = [tokens(t) for t in texts]
     found: list[Candidate] = []
 
-    def add(cue: Cue, ids: Sequence[int], words: tuple[str, ...] = ()) -> None:
+    def add(cue: Cue, ids: Sequence[int] | np.ndarray, words: tuple[str, ...] = ()) -> None:
         if need <= len(ids) <= n - need:
-            found.append(Candidate(cue, np.asarray(sorted(ids), dtype=np.int64), words))
+            found.append(Candidate(cue, np.sort(np.asarray(ids, dtype=np.int64)), words))
 
-    for kind, grams in (("opener", _edge_grams(docs, OPENER_WORDS, need, closer=False)),
-                        ("closer", _edge_grams(docs, CLOSER_WORDS, need, closer=True)),
-                        ("phrase", _frequent_ngrams(docs, PHRASE_WORDS, need))):
-        for words, ids in grams.items():
+    classes = ngrams.kinds(OPENER_WORDS, CLOSER_WORDS, PHRASE_WORDS)
+    counted = ngrams.count(texts, tokens, ngrams.discover(texts, tokens, classes, need, seed), need)
+    for kind in ("opener", "closer", "phrase"):
+        grams = [(words, ids) for (k, _), table in counted.items() if k == kind for words, ids in table.items()]
+        if kind != "phrase":  # as one pass over the responses finds them: by first carrier, shorter first
+            grams.sort(key=lambda item: (int(item[1][0]), len(item[0])))
+        for words, ids in grams:
             add(lexical_cue(kind, words, _surface(kind, words, texts, ids)), ids, words)
     for name, pattern in FORMAT_TICS.items():
         cue = Cue(kind="format", text=name, pattern=pattern)
@@ -198,5 +176,5 @@ def candidates(texts: Sequence[str], *, min_share: float = 0.01, min_count: int 
         lengths = np.asarray([len(t.split()) for t in texts])
         threshold = max(1, int(np.ceil(np.quantile(lengths, LONG_QUANTILE))))
         cue = Cue(kind="length", text=f"long (>= {threshold} words)", min_words=threshold)
-        add(cue, np.flatnonzero(lengths >= threshold).tolist())
+        add(cue, np.flatnonzero(lengths >= threshold))
     return _drop_subsumed(found)

@@ -153,7 +153,7 @@ def detect(texts: Sequence[str], outcome: Sequence[float] | np.ndarray, clusters
     cluster = _labels(list(clusters)) if clusters is not None else np.zeros(n, dtype=np.int64)
     if cluster.shape != (n,):
         raise ValueError(f"need one cluster per response ({n}), got {cluster.shape}")
-    cands = candidates(texts, min_share=min_share, min_count=min_count) if found is None else found
+    cands = candidates(texts, min_share=min_share, min_count=min_count, seed=seed) if found is None else found
     if not cands:
         return Detection([], n, permutations, seed)
     words = np.asarray([len(t.split()) for t in texts])

@@ -20,7 +20,7 @@ from assay.core.errors import AssayError
 from assay.session.session import DB_NAME, Runtime, is_session
 from assay.trace.log import Redactor
 from assay.trace.view import has_table
-from assay.ui import api, pages
+from assay.ui import api, cues_view, pages
 from assay.ui.auth import LOOPBACK_HOSTS, Guard
 from assay.ui.viewer import TextJSONResponse, Viewer, open_read_only, page_templates
 
@@ -48,7 +48,7 @@ def create_app(directory: str | Path, runtime: Runtime, *, token: str | None = N
 
     # Outermost first: the Host check (case-insensitive; 400 otherwise), then the token and same-origin writes.
     hosts = [Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_HOSTS), www_redirect=False)]
-    app = Starlette(routes=[*pages.routes(viewer), *api.routes(viewer)],
+    app = Starlette(routes=[*pages.routes(viewer), *cues_view.routes(viewer), *api.routes(viewer)],
                     middleware=[*(hosts if check_host else []), Middleware(Guard, token=token)],
                     exception_handlers={AssayError: on_error, HTTPException: on_error})
     app.state.viewer = viewer

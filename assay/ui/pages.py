@@ -15,6 +15,7 @@ from assay.core.errors import AssayError
 from assay.ui import queries
 from assay.ui.code_view import code_panel
 from assay.ui.compare_view import seeds_against_synthetic
+from assay.ui.cues_view import cue_panel
 from assay.ui.params import int_param, path_id, route, sample_filter
 from assay.ui.preference_view import pair_page, session_pairs
 from assay.ui.review import apply_review
@@ -47,7 +48,8 @@ def routes(viewer: Viewer) -> list[Route]:
         node = detail["sample"]
         mask = mask_view(conn, node["id"], node["messages"], viewer.redactor.text)
         return viewer.render(request, "sample.html", nav="samples", detail=detail, node=node,
-                             code=code_panel(node["messages"]), mask=mask)
+                             code=code_panel(node["messages"]), mask=mask,
+                             cue_panel=cue_panel(conn, node["id"], node["messages"], viewer.redactor.text))
 
     async def diff(request: Request) -> Response:
         found = queries.rewrite_diff(conn, request.path_params["sample_id"], request.query_params.get("against") or None)

@@ -38,6 +38,7 @@ class CueAgents:
     decomposer: Any
     verifier: Any
     embed: EmbedFn
+    rubric: tuple[Any, ...] = ()  # shown to the pairwise judge: the recipe's own rubric, else none (the plain prompt)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ async def attempt(agents: CueAgents, sample: Sample, cues: Sequence[Cue], settin
         return done("low_cosine", rewritten, changes)
     instruction = conversation_parts(sample)["instruction"]
     pairwise = await judge_pair(agents.judge, instruction, sample.response, rewritten.response,
-                                sample_ids=(sample.id, rewritten.id))
+                                sample_ids=(sample.id, rewritten.id), rubric=agents.rubric)
     calls += pairwise.call_ids
     if not pairwise.ok:
         numbers["error"] = pairwise.error

@@ -41,7 +41,8 @@ def due(session: Any) -> bool:
 async def run_cue_stage(deps: Any, round: int) -> CueStage:
     """Detect once; with `repair`, repair the cue carriers as round `round + 1`. Returns what it did."""
     from assay.pipeline.cues.detect import DetectOptions, detect_session
-    from assay.pipeline.repair.cues import repair_cues_of, run_cue_repairs
+    from assay.pipeline.repair.cue_cost import describe_cue_repair
+    from assay.pipeline.repair.cues import repair_cues_of, run_cue_repairs, select_carriers
     from assay.pipeline.rounds import record_round
     from assay.session.bias_cues import latest_findings, latest_run_id
 
@@ -68,12 +69,15 @@ async def run_cue_stage(deps: Any, round: int) -> CueStage:
         session.set_meta(STAGE_META, {**stage, "done": True})
         return CueStage(ran=True)
     n = round + 1
+    selection = select_carriers(session, cues, settings.max_repairs, n)
+    # The round's cost is said with its plan, as the policy's rounds say theirs (a dry run shows it too).
     plan = Plan(action="repair", rationale=f"bias-cue repair: remove {len(cues)} significant cues "
-                f"({', '.join(c.key() for c in cues[:5])}) from the samples that carry them")
+                f"({', '.join(c.key() for c in cues[:5])}) from the samples that carry them; "
+                f"{describe_cue_repair(len(selection.chosen), len(selection.carrying))}")
     record_round(session, n, plan, {})
     deps.emit("plan", {"round": n, "action": "repair (bias cues)", "rationale": plan.rationale})
     report = await run_cue_repairs(session, findings, settings, round=n, review=deps.options.review,
-                                   agents=_agents(deps, session, n), emit=deps.emit)
+                                   agents=_agents(deps, session, n), emit=deps.emit, selection=selection)
     session.set_meta(STAGE_META, {**stage, "round": n, "done": True})
     record = RoundRecord(round=n, action="repair", rationale=plan.rationale, metrics={},
                          outcome={"cue_repair": {"kept": report.proposals}})

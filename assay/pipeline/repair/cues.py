@@ -61,6 +61,21 @@ def carriers(session: Any, cues: Sequence[Cue]) -> list[tuple[Sample, list[Cue]]
     return found
 
 
+@dataclass(frozen=True)
+class CueSelection:
+    """The active samples carrying the cues, and those a round tries: not tried before, at most its limit."""
+
+    carrying: list[tuple[Sample, list[Cue]]]
+    chosen: list[tuple[Sample, list[Cue]]]
+
+
+def select_carriers(session: Any, cues: Sequence[Cue], limit: int, round: int) -> CueSelection:
+    """What round `round` repairs (a sample it already tried, before a kill, is still its own)."""
+    carrying = carriers(session, cues)
+    skip = tried_before(session) - set(_progress(session, round)["done"])
+    return CueSelection(carrying, [(s, c) for s, c in carrying if s.id not in skip][:limit])
+
+
 def tried_before(session: Any) -> set[str]:
     """Samples a cue repair already decided on (any round); a failed rewrite counts once it failed
     `judge.max_attempts` times, as for the repair action."""
@@ -74,30 +89,34 @@ def tried_before(session: Any) -> set[str]:
 def session_agents(session: Any, round: int | None, agent: Callable[[str, int | None], Any] | None = None) -> CueAgents:
     """The rewriter, pairwise judge, claim decomposer and verifier of the session, and its embedder."""
     from assay.agents.base import AgentContext
+    from assay.pipeline.rubric.in_force import pairwise_rubric
 
     make = agent or (lambda role, r: AgentContext.for_session(session, role, round=r))
     return CueAgents(rewriter=make("rewriter", round), judge=make("judge", round), decomposer=make("decomposer", round),
-                     verifier=make("judge", round), embed=lambda texts: session.store.embedder.encode(texts))
+                     verifier=make("judge", round), embed=lambda texts: session.store.embedder.encode(texts),
+                     rubric=pairwise_rubric(session.config.judge))
 
 
 async def run_cue_repairs(session: Any, findings: Sequence[Any], settings: CueSettings, *, round: int, review: bool,
                           agents: CueAgents | None = None, max_repairs: int | None = None,
-                          emit: Callable[[str, dict[str, Any]], None] = lambda kind, data: None) -> CueRepairReport:
-    """Repair the cue-carrying samples (at most `max_repairs`, default the settings'); kept rewrites become proposals."""
+                          emit: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
+                          selection: CueSelection | None = None) -> CueRepairReport:
+    """Repair the cue-carrying samples (at most `max_repairs`, default the settings'; `selection`: already
+    selected with `select_carriers`); kept rewrites become proposals."""
     from assay.core.concurrency import run_chunked
     from assay.pipeline.rounds import record_outcome
 
     cues = repair_cues_of(findings)
     report = CueRepairReport(round, cues=[c.key() for c in cues])
-    carrying = carriers(session, cues)
+    limit = settings.max_repairs if max_repairs is None else max_repairs
+    selection = selection or select_carriers(session, cues, limit, round)
+    carrying = selection.carrying
     for _, carried in carrying:
         for cue in carried:
             report.carrying[cue.key()] = report.carrying.get(cue.key(), 0) + 1
-    limit = settings.max_repairs if max_repairs is None else max_repairs
     progress = _progress(session, round)
     done: dict[str, Any] = progress["done"]
-    skip = tried_before(session) - set(done)
-    chosen = [(s, c) for s, c in carrying if s.id not in skip][:limit]
+    chosen = selection.chosen
     agents = agents or session_agents(session, round)
     emit("stage", {"name": "cue repair", "total": len(chosen)})
 

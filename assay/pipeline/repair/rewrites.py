@@ -49,8 +49,10 @@ async def run_repairs(deps: Any, plan: Plan, round: int) -> str | None:
     from assay.agents.judge import Issue
     from assay.agents.rewriter import repair
     from assay.core.concurrency import run_chunked
+    from assay.pipeline.rubric.in_force import pairwise_rubric
 
     session = deps.session
+    rubric = pairwise_rubric(session.config.judge)  # the recipe's own rubric (or a refined one), else none
     verdicts = latest_judgements(session.conn, plan.sample_ids)
     samples = session.samples.get(plan.sample_ids)
     rewriter, judge = deps.agent("rewriter", round), deps.agent("judge", round)
@@ -62,7 +64,7 @@ async def run_repairs(deps: Any, plan: Plan, round: int) -> str | None:
 
     async def one(sample: Any) -> None:
         issues = [Issue(**i) for i in verdicts[sample.id].issues if i.get("type") in FIXABLE]
-        outcome = await repair(rewriter, judge, sample, issues, round=round)
+        outcome = await repair(rewriter, judge, sample, issues, round=round, rubric=rubric)
         # No await since `repair` traced its decision: mark the sample done before anything else runs.
         new = outcome.rewritten if outcome.accepted else None
         done[sample.id] = None if new is None else {

@@ -12,7 +12,8 @@ from assay.pipeline.rubric.refine import RefineOptions, refine
 
 def refine_session(directory: Path, runtime: Any, config: Any, options: RefineOptions) -> RefineReport:
     """Refine the rubric of the session in `directory`; `config` holds the settings given for this command only
-    (a model, a budget), laid over the session's recipe. The judge and the editor use the judge role's model."""
+    (a model, a budget), laid over the session's recipe. The editor's model is `[models] rubric_editor`, else
+    the judge's."""
     from assay.agents.base import AgentContext
     from assay.core.errors import BudgetExhausted
     from assay.pipeline.plugins import judge_function
@@ -21,9 +22,10 @@ def refine_session(directory: Path, runtime: Any, config: Any, options: RefineOp
     session = Session.open(directory, runtime, config, create=False)
     try:
         judge_ctx = AgentContext.for_session(session, "judge")
+        editor_ctx = AgentContext.for_session(session, "rubric_editor")
         judge = judge_function(session.config.plugins, code_criterion=session.config.judge.code_criterion)
         try:
-            return asyncio.run(refine(session, judge_ctx, judge_ctx, judge, options))
+            return asyncio.run(refine(session, judge_ctx, editor_ctx, judge, options))
         except BudgetExhausted as err:
             raise BudgetExhausted(
                 f"{err}: refine stopped with nothing recorded and no fragment written; the calls it made are cached, "
