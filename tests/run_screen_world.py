@@ -45,6 +45,19 @@ def ingested(directory: Path, source: Path, runtime: Any, *, config: Config | No
     return session, deps
 
 
+def screened_in_memory(session: Session, deps: Any) -> dict[str, Any]:
+    """The reference screen (all seeds as Samples, score_pool, apply_screen) of an ingested session, then
+    its snapshot; the session is closed."""
+    from assay.pipeline.screen.pool import screen_pool_in_memory
+
+    try:
+        seeds = [s for s in session.samples.iter() if s.op == "seed"]
+        screen_pool_in_memory(deps, seeds, lambda: session.set_meta("screened_rounds", [0]))
+        return snapshot(session)
+    finally:
+        session.close()
+
+
 def snapshot(session: Session) -> dict[str, Any]:
     """Everything a screen writes: each sample's status, reason, scores, tags and round; the decisions
     (ordered by sample, without their timestamps and row ids); the screen events (stage timings left out)."""

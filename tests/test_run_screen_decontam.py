@@ -24,7 +24,7 @@ from assay.session.session import Session
 from assay.session.store import Store, chroma_client
 from tests.conftest import fixed_runtime
 from tests.ray_env import ray_runtime  # noqa: F401  (the fixture)
-from tests.run_screen_world import snapshot
+from tests.run_screen_world import screened_in_memory, snapshot
 from tests.test_engine_local import need_shared_data
 
 SEMANTIC = ["exact", "minhash", "semantic"]
@@ -92,15 +92,7 @@ def session_for(directory: Path, tmp: Path, source: Path, **options: Any) -> tup
 
 def reference(tmp: Path, source: Path, **options: Any) -> dict[str, Any]:
     """The in-memory screen (all seeds as Samples, score_pool, apply_screen)."""
-    from assay.pipeline.screen.pool import screen_pool_in_memory
-
-    session, deps = session_for(tmp / "memory", tmp, source, **options)
-    try:
-        seeds = [s for s in session.samples.iter() if s.op == "seed"]
-        screen_pool_in_memory(deps, seeds, lambda: session.set_meta("screened_rounds", [0]))
-        return snapshot(session)
-    finally:
-        session.close()
+    return screened_in_memory(*session_for(tmp / "memory", tmp, source, **options))
 
 
 def streamed(tmp: Path, source: Path, *, executor: Any = None, batch_size: int = 53, fault: Any = None,

@@ -14,7 +14,7 @@ from assay.core.config import Config
 from assay.core.records import Status
 from assay.pipeline.engine.executor import LocalExecutor
 from tests.conftest import EXAMPLES, fixed_runtime
-from tests.run_screen_world import ingested, snapshot
+from tests.run_screen_world import ingested, screened_in_memory, snapshot
 from tests.test_engine_local import planted_pool
 
 POOLS = ["quickstart.jsonl", "pool.jsonl"]
@@ -22,16 +22,8 @@ POOLS = ["quickstart.jsonl", "pool.jsonl"]
 
 def reference(tmp: Path, source: Path, config: Config | None = None, **options: Any) -> dict[str, Any]:
     """Today's screen (all seeds as Samples, score_pool, apply_screen), the reference."""
-    from assay.pipeline.screen.pool import screen_pool_in_memory
-
-    session, deps = ingested(tmp / "memory", source, fixed_runtime({"ASSAY_HOME": str(tmp / "home")}), config=config,
-                             **options)
-    try:
-        seeds = [s for s in session.samples.iter() if s.op == "seed"]
-        screen_pool_in_memory(deps, seeds, lambda: session.set_meta("screened_rounds", [0]))
-        return snapshot(session)
-    finally:
-        session.close()
+    return screened_in_memory(*ingested(tmp / "memory", source, fixed_runtime({"ASSAY_HOME": str(tmp / "home")}),
+                                        config=config, **options))
 
 
 def streamed(tmp: Path, source: Path, *, executor: Any = None, batch_size: int = 97, config: Config | None = None,

@@ -18,19 +18,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from assay.core.bias_cue import Cue
 from assay.core.errors import AssayError
-from assay.core.safe_text import visible
 from assay.pipeline.repair.cue_summary import Attempt, attempts, carriers, cue_summary, finding, repair_counts
 from assay.session.bias_cues import latest_findings, latest_run_id
 from assay.session.session import Session
 from assay.trace.view import has_table
 from assay.ui.params import int_param, route
+from assay.ui.marks import wrapped
 from assay.ui.queries import link_target
 from assay.ui.viewer import Viewer
 
@@ -169,16 +169,4 @@ def marked_many(content: str, spans: Sequence[tuple[int, int, str]]) -> Markup:
             merged[-1] = (last[0], max(last[1], end), last[2] + ([title] if title not in last[2] else []))
         else:
             merged.append((start, end, [title]))
-    parts: list[str] = []
-    at = 0
-    for start, end, titles in merged:
-        parts.append(_text(content[at:start]))
-        parts.append(f'<mark class="cue" title="cue: {_text("; ".join(titles))}">{_text(content[start:end])}</mark>')
-        at = end
-    parts.append(_text(content[at:]))
-    return Markup("".join(parts))
-
-
-def _text(piece: str) -> str:
-    """One piece of sample text, inert: control characters made visible, then HTML-escaped."""
-    return str(escape(visible(piece)))
+    return wrapped(content, ((start, end, "mark", "cue", "cue: " + "; ".join(titles)) for start, end, titles in merged))

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from assay.core.safe_text import visible
 from assay.session.token_masks import TokenScore, load_mask
 from assay.trace.view import has_table
+from assay.ui.marks import wrapped
 
 
 @dataclass(frozen=True)
@@ -69,20 +69,5 @@ def shaded(content: str, tokens: Sequence[TokenScore]) -> Markup:
     """The content as markup: each masked token's characters in a span titled with its score, every
     other character as escaped text. Offsets outside the content or overlapping an earlier token
     are clipped, so the text shown is always exactly the content."""
-    parts: list[str] = []
-    at = 0
-    for token in sorted((t for t in tokens if t.masked), key=lambda t: (t.start, t.end)):
-        start, end = max(token.start, at), min(token.end, len(content))
-        if start >= end:
-            continue
-        parts.append(_text(content[at:start]))
-        parts.append(f'<span class="masked" title="masked · score {token.score:.3f}">{_text(content[start:end])}</span>')
-        at = end
-    parts.append(_text(content[at:]))
-    return Markup("".join(parts))
-
-
-def _text(piece: str) -> str:
-    """One piece of sample text, inert: control characters made visible, then HTML-escaped."""
-    return str(escape(visible(piece)))
-
+    masked = sorted((t for t in tokens if t.masked), key=lambda t: (t.start, t.end))
+    return wrapped(content, ((t.start, t.end, "span", "masked", f"masked · score {t.score:.3f}") for t in masked))
