@@ -33,12 +33,12 @@ def switch_rubric(session: Any, rubric: Sequence[Criterion]) -> None:
     """Make `rubric` the session's rubric: in this process and in its stored recipe, which every resume reads.
 
     Only the rubric changes in the stored recipe; the caller commits (it is written inside the
-    caller's transaction, with the trace decision that records the switch).
+    caller's transaction, with the trace decision that records the switch, so not with `set_meta`,
+    which commits on its own).
     """
     import json
 
-    row = session.conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-    stored = json.loads(row[0])
+    stored = session.meta("config")
     stored.setdefault("judge", {})["rubric"] = [{"name": c.name, "description": c.description} for c in rubric]
     session.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?)", (json.dumps(stored),))
     session.config.judge.rubric = tuple(rubric)

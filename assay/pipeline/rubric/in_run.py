@@ -52,7 +52,7 @@ async def refine_after_review(deps: Any, round: int) -> InRunRefinement:
     options = RefineOptions(holdout=settings.holdout, rounds=settings.rounds, seed=settings.seed, rank_pending=False)
     deps.emit("note", {"message": f"refining the judge's rubric from {len(decided)} review decisions"})
     try:
-        report = await refine(session, judge_ctx, deps.agent("rubric_editor", round), judge, options)
+        report = await refine(session, judge_ctx, editor_ctx, judge, options)
     except BudgetExhausted as err:
         # As `assay rubric refine`: nothing of the refinement is recorded; its calls are cached for a rerun.
         session.trace.decision(None, AGENT, "rubric_refine_stopped", round=round,
